@@ -1,0 +1,41 @@
+# kam — two commands on a fresh machine with nothing but Python: `make demo` and `make test`.
+SHELL := /bin/bash
+PYTHON ?= python3
+TOOLS := .tools
+# uv from PATH when present, else bootstrapped into .tools/ with pip (PyPI only).
+UV := $(shell command -v uv 2>/dev/null || echo $(TOOLS)/bin/uv)
+export UV_PYTHON_DOWNLOADS := never
+export UV_LINK_MODE := copy
+SCALE ?= 1
+
+.PHONY: install demo test lint format bench clean
+
+$(TOOLS)/bin/uv:
+	$(PYTHON) -m venv $(TOOLS)
+	$(TOOLS)/bin/pip install --quiet --disable-pip-version-check uv
+
+.venv/.installed: uv.lock pyproject.toml | $(UV)
+	$(UV) sync --locked --quiet
+	touch $@
+
+install: .venv/.installed
+
+demo: install
+	$(UV) run --no-sync kam demo
+
+lint: install
+	$(UV) run --no-sync ruff check src tests dags benchmarks
+	$(UV) run --no-sync ruff format --check src tests dags benchmarks
+
+format: install
+	$(UV) run --no-sync ruff format src tests dags benchmarks
+	$(UV) run --no-sync ruff check --fix src tests dags benchmarks
+
+test: lint
+	$(UV) run --no-sync pytest -q
+
+bench: install
+	$(UV) run --no-sync python benchmarks/run.py --scale $(SCALE)
+
+clean:
+	rm -rf .venv $(TOOLS) kam_home .pytest_cache benchmarks/results/*.tmp

@@ -1,0 +1,205 @@
+"""The `kam` command line. Every command is a thin shell over the same functions the DAGs call.
+
+Exit codes: 0 ok, 1 quality gate failed (nothing published), 2 bad input or configuration.
+Errors are one line on stderr, never a traceback.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import click
+
+from kam.errors import EXIT_BAD_INPUT, KamError
+from kam.home import Home
+
+
+def _home_option(command: Callable) -> Callable:
+    """`--home` on every command (else KAM_HOME, else ./kam_home)."""
+    return click.option(
+        "--home",
+        "home_path",
+        envvar="KAM_HOME",
+        default=None,
+        metavar="DIR",
+        help="The kam home directory (default: $KAM_HOME, else ./kam_home).",
+    )(command)
+
+
+def _handles_errors(command: Callable) -> Callable:
+    @functools.wraps(command)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return command(*args, **kwargs)
+        except KamError as error:
+            click.echo(f"kam: {error}", err=True)
+            sys.exit(error.exit_code)
+
+    return wrapper
+
+
+def _say(message: str) -> None:
+    """Progress goes to stderr so that stdout stays machine-readable."""
+    click.echo(message, err=True)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="kam")
+def cli() -> None:
+    """kam — key-account management warehouse."""
+
+
+@cli.command()
+@click.argument("directory", required=False)
+@_home_option
+@_handles_errors
+def init(directory: str | None, home_path: str | None) -> None:
+    """Create a kam home: kam.yml, inbox/, warehouse/."""
+    from kam.scaffold import init_home
+
+    home = Home.resolve(directory or home_path)
+    created = init_home(home)
+    click.echo(f"{'created' if created else 'kept'} {home.config_path}")
+    click.echo(f"put exports under {home.inbox}/<source>/ and run `kam ingest --home {home.root}`")
+
+
+@cli.command()
+@_home_option
+@click.option(
+    "--scale",
+    default=0.01,
+    show_default=True,
+    type=float,
+    help="1 = SF1: 10,000 customers, ~1M order lines; 0.01 = 100 customers.",
+)
+@click.option(
+    "--years",
+    default=None,
+    metavar="Y1-Y2",
+    help="Calendar years to generate, e.g. 2021-2025 (default: the last 5 full years).",
+)
+@click.option("--seed", default=42, show_default=True, type=int)
+@click.option("--headers", type=click.Choice(["zh", "en"]), default="zh", show_default=True)
+@click.option(
+    "--encoding",
+    type=click.Choice(["utf-8", "utf-8-sig", "gb18030", "utf-16"]),
+    default="utf-8",
+    show_default=True,
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["csv", "xlsx", "parquet"]),
+    default="csv",
+    show_default=True,
+)
+@click.option("--messy", is_flag=True, help="Plant the defects of real ERP exports (CSV only).")
+@_handles_errors
+def generate(
+    home_path: str | None,
+    scale: float,
+    years: str | None,
+    seed: int,
+    headers: str,
+    encoding: str,
+    fmt: str,
+    messy: bool,
+) -> None:
+    """Write deterministic synthetic exports of all five sources into the inbox."""
+    from kam.generate import generate as run_generate
+
+    home = Home.resolve(home_path)
+    summary = run_generate(
+        home,
+        scale=scale,
+        years=_parse_years(years),
+        seed=seed,
+        headers=headers,
+        encoding=encoding,
+        fmt=fmt,
+        messy=messy,
+        progress=_say,
+    )
+    for source, rows in summary.rows.items():
+        click.echo(f"{source:15} {len(summary.files[source]):3} files {rows:>12,} rows")
+    click.echo(
+        f"{summary.customers:,} customers, years {summary.years[0]}-{summary.years[-1]}, "
+        f"{summary.seconds:.1f} s; kam.yml written to {home.config_path}"
+    )
+
+
+def _parse_years(text: str | None) -> list[int] | None:
+    if not text:
+        return None
+    try:
+        if "-" in text:
+            first, last = (int(part) for part in text.split("-", 1))
+            return list(range(first, last + 1))
+        return [int(part) for part in text.split(",")]
+    except ValueError:
+        raise click.BadParameter(f"'{text}' is not a year range like 2021-2025") from None
+
+
+@cli.command()
+@_home_option
+@click.option("--source", "sources", multiple=True, help="Only these sources (repeatable).")
+@_handles_errors
+def ingest(home_path: str | None, sources: tuple[str, ...]) -> None:
+    """Load every new export in the inbox into the warehouse's raw tables."""
+    from kam.pipeline import run_ingest
+
+    run_ingest(Home.resolve(home_path), sources=list(sources) or None, echo=click.echo)
+
+
+@cli.command()
+@_home_option
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@_handles_errors
+def status(home_path: str | None, as_json: bool) -> None:
+    """What has been loaded: per source and batch, rows read, loaded and quarantined."""
+    from kam.status import collect_status, format_status
+
+    report = collect_status(Home.resolve(home_path))
+    if as_json:
+        click.echo(json.dumps(report, ensure_ascii=False, indent=2, default=str))
+    else:
+        click.echo(format_status(report))
+
+
+@cli.command()
+@_home_option
+@click.option("--scale", default=0.05, show_default=True, type=float)
+@_handles_errors
+def demo(home_path: str | None, scale: float) -> None:
+    """Generate sample exports in a new temporary home (or --home) and run the pipeline."""
+    from kam.pipeline import run_demo
+
+    run_demo(Path(home_path) if home_path else None, scale=scale, echo=click.echo)
+
+
+def main() -> None:
+    started = time.monotonic()
+    try:
+        cli.main(standalone_mode=False)
+    except click.exceptions.Abort:
+        click.echo("kam: aborted", err=True)
+        sys.exit(EXIT_BAD_INPUT)
+    except click.ClickException as error:
+        click.echo(f"kam: {error.format_message()}", err=True)
+        sys.exit(EXIT_BAD_INPUT)
+    except KamError as error:
+        click.echo(f"kam: {error}", err=True)
+        sys.exit(error.exit_code)
+    except Exception as error:  # an internal error still ends with one line
+        click.echo(
+            f"kam: internal error after {time.monotonic() - started:.1f} s: "
+            f"{type(error).__name__}: {error}",
+            err=True,
+        )
+        sys.exit(EXIT_BAD_INPUT)

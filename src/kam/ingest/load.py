@@ -1,0 +1,455 @@
+"""Loading one export file as one batch: map, parse, quarantine, insert, supersede.
+
+A file is loaded in one transaction: either its batch row, its raw rows and its quarantined
+rows all land, or (rejected) only a batch row saying why. Rows move through DuckDB SQL only.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+import duckdb
+
+from kam.config import ColumnMapping, SourceConfig
+from kam.db import quote_identifier, quote_literal
+from kam.errors import InputError
+from kam.home import Home
+from kam.ingest import parse
+from kam.ingest.files import file_format, header_key, sha256_of
+from kam.ingest.readers import SourceTable, read_csv, read_parquet, read_xlsx
+from kam.schema import SOURCES, Column, Source
+from kam.warehouse import BATCH_COLUMNS, raw_columns
+
+Progress = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class BatchResult:
+    source: str
+    file_name: str
+    status: str  # loaded | skipped | rejected
+    batch_id: int | None = None
+    rows_read: int = 0
+    rows_loaded: int = 0
+    rows_quarantined: int = 0
+    message: str | None = None
+    seconds: float = 0.0
+    bytes: int = 0
+
+
+@dataclass(frozen=True)
+class _Mapped:
+    """One canonical column as a SQL expression over `src`."""
+
+    column: Column
+    expression: str
+    source_type: str
+
+
+def _read(
+    con: duckdb.DuckDBPyConnection, home: Home, cfg: SourceConfig, path: Path
+) -> tuple[str, SourceTable]:
+    fmt = file_format(path, cfg.format)
+    source = SOURCES[cfg.name]
+    # Headers the file must have, each with the kam.yml column it is mapped to.
+    needed = {
+        m.header: f"kam.yml sources.{cfg.name}.columns.{m.column}"
+        for m in cfg.columns
+        if m.header is not None and (m.strict or source.column(m.column).required)
+    }
+    if fmt == "csv":
+        table = read_csv(
+            con,
+            path,
+            encoding=cfg.encoding,
+            needed=needed,
+            delimiter=cfg.delimiter,
+            header_row=cfg.header_row,
+            work_dir=home.work_dir / "ingest",
+        )
+    elif fmt == "xlsx":
+        table = read_xlsx(con, path, needed=needed, header_row=cfg.header_row, sheet=cfg.sheet)
+    else:
+        table = read_parquet(con, path)
+    return fmt, table
+
+
+def _resolve_mapping(
+    con: duckdb.DuckDBPyConnection, cfg: SourceConfig, table: SourceTable, file_name: str
+) -> list[_Mapped]:
+    """Each mapped canonical column as an expression over the file's columns."""
+    source = SOURCES[cfg.name]
+    by_key = {header_key(name): name for name in table.columns}
+    mapped: list[_Mapped] = []
+    for mapping in cfg.columns:
+        column = source.column(mapping.column)
+        if mapping.header is not None:
+            actual = by_key.get(header_key(mapping.header))
+            if actual is None:
+                if mapping.strict or column.required:
+                    raise InputError(
+                        f"{file_name}: column '{mapping.header}' (mapped to {cfg.name}."
+                        f"{column.name} in kam.yml) not found in the file's header"
+                    )
+                continue
+            mapped.append(_Mapped(column, quote_identifier(actual), table.columns[actual]))
+        elif mapping.sql is not None:
+            mapped.append(
+                _Mapped(column, f"({mapping.sql})", _sql_type(con, mapping, cfg, file_name))
+            )
+        else:
+            mapped.append(_Mapped(column, _constant(mapping), "VARCHAR"))
+    return mapped
+
+
+def _sql_type(
+    con: duckdb.DuckDBPyConnection, mapping: ColumnMapping, cfg: SourceConfig, file_name: str
+) -> str:
+    try:
+        rows = con.execute(f"DESCRIBE SELECT ({mapping.sql}) AS value FROM src").fetchall()
+    except duckdb.Error as error:
+        message = str(error).strip().splitlines()[0]
+        raise InputError(
+            f"{file_name}: kam.yml sources.{cfg.name}.columns.{mapping.column}: "
+            f"the sql expression fails on this file: {message}"
+        ) from None
+    return str(rows[0][1])
+
+
+def _constant(mapping: ColumnMapping) -> str:
+    value = mapping.value
+    if value is None:
+        return "CAST(NULL AS VARCHAR)"
+    if isinstance(value, bool):
+        value = "true" if value else "false"
+    return quote_literal(str(value))
+
+
+def _summary_condition(table: SourceTable) -> str:
+    """A row that totals the others (合计/总计/小计, Total): never a business row."""
+    tests = []
+    for name, column_type in table.columns.items():
+        if column_type != "VARCHAR":
+            continue
+        column = quote_identifier(name)
+        # The cheap contains() tests keep the regular expression off ordinary rows.
+        tests.append(
+            f"((contains({column}, '计') OR contains(lower({column}), 'total')) "
+            f"AND regexp_matches({column}, {quote_literal(parse.SUMMARY_PATTERN)}, 'i'))"
+        )
+    return " OR ".join(tests) or "false"
+
+
+def _blank_condition(table: SourceTable) -> str:
+    """A row with no value at all (a blank line in the export): not a row."""
+    tests = [
+        f"({quote_identifier(n)} IS NULL OR trim(CAST({quote_identifier(n)} AS VARCHAR), "
+        f"{quote_literal(parse.TRIM_CHARS)}) = '')"
+        for n in table.columns
+    ]
+    return " AND ".join(tests) or "true"
+
+
+def _parse_sql(source: Source, mapped: list[_Mapped], table: SourceTable) -> str:
+    """SQL creating temp table `parsed`: typed canonical columns and a quarantine reason.
+
+    Per mapped column, `text__<column>` holds the cleaned text (NULL when missing) and
+    `<column>` the typed value (NULL when missing or unreadable); comparing the two tells
+    which values could not be read. Missing values with a default get it last.
+    """
+    by_name = {m.column.name: m for m in mapped}
+    from_src, typed, missing_checks, bad_checks = [], [], [], []
+    for column in source.columns:
+        target = quote_identifier(column.name)
+        text = quote_identifier(f"text__{column.name}")
+        m = by_name.get(column.name)
+        if m is None:
+            typed.append(f"CAST(NULL AS {parse.SQL_TYPES[column.kind]}) AS {target}")
+            continue
+        from_src.append(f"{parse.clean_text(column, f'CAST({m.expression} AS VARCHAR)')} AS {text}")
+        direct = parse.direct_cast(column, m.expression, m.source_type)
+        if direct is not None:
+            direct_name = quote_identifier(f"direct__{column.name}")
+            from_src.append(f"{direct} AS {direct_name}")
+            typed.append(f"{direct_name} AS {target}")
+        else:
+            typed.append(f"{parse.typed_value(column, text)} AS {target}")
+        if column.required:
+            missing_checks.append(f"WHEN {text} IS NULL THEN 'missing {column.name}'")
+        if parse.can_be_unreadable(column):
+            bad_checks.append(
+                f"WHEN {text} IS NOT NULL AND {target} IS NULL "
+                f"THEN {parse.bad_value_reason(column, text)}"
+            )
+    reason = "\n                ".join(
+        ["CASE WHEN is_summary THEN 'summary row'", *missing_checks, *bad_checks, "END"]
+    )
+    outputs = [
+        f"CAST(coalesce({quote_identifier(c.name)}, {c.default_sql}) AS "
+        f"{parse.SQL_TYPES[c.kind]}) AS {quote_identifier(c.name)}"
+        if c.default_sql
+        else quote_identifier(c.name)
+        for c in source.columns
+    ]
+    return f"""
+        CREATE OR REPLACE TEMP TABLE parsed AS
+        WITH texts AS (
+            SELECT
+                src.rowid + 1 AS row_number,
+                ({_summary_condition(table)}) AS is_summary,
+                {", ".join(from_src)}
+            FROM src
+            WHERE NOT ({_blank_condition(table)})
+        ),
+        typed AS (
+            SELECT *, {", ".join(typed)} FROM texts
+        ),
+        checked AS (
+            SELECT *, {reason} AS reason FROM typed
+        )
+        SELECT row_number, reason, {", ".join(outputs)} FROM checked
+    """
+
+
+def _mark_duplicate_keys(con: duckdb.DuckDBPyConnection, source: Source) -> None:
+    """A business key repeated inside one file: the last row wins, the earlier are quarantined."""
+    key = ", ".join(quote_identifier(k) for k in source.key)
+    match = " AND ".join(
+        f"parsed.{quote_identifier(k)} = dup.{quote_identifier(k)}" for k in source.key
+    )
+    con.execute(
+        f"""
+        UPDATE parsed SET reason = 'duplicate key'
+        FROM (
+            SELECT {key}, max(row_number) AS last_row FROM parsed
+            WHERE reason IS NULL GROUP BY {key} HAVING count(*) > 1
+        ) AS dup
+        WHERE parsed.reason IS NULL AND {match} AND parsed.row_number < dup.last_row
+        """
+    )
+
+
+def _store_batch(
+    con: duckdb.DuckDBPyConnection,
+    source: Source,
+    batch_id: int,
+    file_name: str,
+    table: SourceTable,
+) -> tuple[int, int]:
+    """Insert the loaded and the quarantined rows; return (rows_loaded, rows_quarantined)."""
+    columns = [name for name, _ in raw_columns(source) if name not in ("batch_id", "superseded_by")]
+    column_list = ", ".join(quote_identifier(c) for c in columns)
+    con.execute(
+        f"INSERT INTO raw.{source.name} (batch_id, {column_list}) "
+        f"SELECT {batch_id}, {column_list} FROM parsed WHERE reason IS NULL ORDER BY row_number"
+    )
+    raw_struct = ", ".join(
+        f"{quote_identifier(n)} := src.{quote_identifier(n)}" for n in table.columns
+    )
+    con.execute(
+        f"""
+        INSERT INTO raw.quarantine
+        SELECT {batch_id}, {quote_literal(source.name)}, {quote_literal(file_name)},
+               parsed.row_number, parsed.reason, to_json(struct_pack({raw_struct}))
+        FROM parsed JOIN src ON src.rowid + 1 = parsed.row_number
+        WHERE parsed.reason IS NOT NULL
+        ORDER BY parsed.row_number
+        """
+    )
+    if _has_table(con, "src_rejects"):
+        con.execute(
+            f"""
+            INSERT INTO raw.quarantine
+            SELECT {batch_id}, {quote_literal(source.name)}, {quote_literal(file_name)}, NULL,
+                   'malformed line ' || line || ': ' || lower(min(error_type)),
+                   to_json({{'line': min(csv_line)}})
+            FROM src_rejects GROUP BY line ORDER BY line
+            """
+        )
+    loaded, quarantined = con.execute(
+        "SELECT count(*) FILTER (reason IS NULL), count(*) FILTER (reason IS NOT NULL) FROM parsed"
+    ).fetchone()
+    rejected_lines = (
+        con.execute("SELECT count(DISTINCT line) FROM src_rejects").fetchone()[0]
+        if _has_table(con, "src_rejects")
+        else 0
+    )
+    return loaded, quarantined + rejected_lines
+
+
+def _has_table(con: duckdb.DuckDBPyConnection, name: str) -> bool:
+    return bool(
+        con.execute(
+            "SELECT count(*) FROM duckdb_tables() WHERE table_name = ? AND temporary", [name]
+        ).fetchone()[0]
+    )
+
+
+def _supersede(con: duckdb.DuckDBPyConnection, source: Source, batch_id: int) -> None:
+    """Rows of earlier batches whose business key this batch repeats are superseded by it."""
+    key_match = " AND ".join(f"old.{k} = new.{k}" for k in source.key)
+    keys = ", ".join(source.key)
+    con.execute(
+        f"""
+        UPDATE raw.{source.name} AS old SET superseded_by = {batch_id}
+        FROM (SELECT DISTINCT {keys} FROM raw.{source.name} WHERE batch_id = {batch_id}) AS new
+        WHERE old.superseded_by IS NULL AND old.batch_id <> {batch_id} AND {key_match}
+        """
+    )
+
+
+def _record(con: duckdb.DuckDBPyConnection, values: dict) -> None:
+    names = [name for name, _ in BATCH_COLUMNS]
+    placeholders = ", ".join("?" for _ in names)
+    con.execute(
+        f"INSERT INTO raw.batches ({', '.join(names)}) VALUES ({placeholders})",
+        [values.get(name) for name in names],
+    )
+
+
+def _next_batch_id(con: duckdb.DuckDBPyConnection) -> int:
+    return con.execute("SELECT coalesce(max(batch_id), 0) + 1 FROM raw.batches").fetchone()[0]
+
+
+def load_file(
+    con: duckdb.DuckDBPyConnection, home: Home, cfg: SourceConfig, path: Path
+) -> BatchResult:
+    """Load one file of one source as a batch (or skip it, or reject it whole)."""
+    started = time.monotonic()
+    source = SOURCES[cfg.name]
+    sha256 = sha256_of(path)
+    size = path.stat().st_size
+    base = {
+        "source": cfg.name,
+        "file_name": path.name,
+        "file_path": str(path),
+        "sha256": sha256,
+        "bytes": size,
+        "rows_read": 0,
+        "rows_loaded": 0,
+        "rows_quarantined": 0,
+    }
+    same_content = con.execute(
+        "SELECT batch_id, file_path, status FROM raw.batches "
+        "WHERE source = ? AND sha256 = ? AND status IN ('loaded', 'skipped') ORDER BY batch_id",
+        [cfg.name, sha256],
+    ).fetchall()
+    if same_content:
+        first_loaded = next(b for b, _, status in same_content if status == "loaded")
+        if any(file_path == str(path) for _, file_path, _ in same_content):
+            return BatchResult(
+                cfg.name, path.name, "skipped", first_loaded, bytes=size, message="already loaded"
+            )
+        batch_id = _next_batch_id(con)
+        message = f"same content as batch {first_loaded}"
+        _record(
+            con,
+            {
+                **base,
+                "batch_id": batch_id,
+                "loaded_at": datetime.now(),
+                "status": "skipped",
+                "message": message,
+                "duplicate_of": first_loaded,
+                "seconds": time.monotonic() - started,
+            },
+        )
+        return BatchResult(cfg.name, path.name, "skipped", batch_id, message=message, bytes=size)
+
+    # The file is read and parsed into temp tables first; only the writes to the warehouse
+    # form the transaction (and temp-table row ids then number the file's rows from 0).
+    try:
+        fmt, table = _read(con, home, cfg, path)
+        mapped = _resolve_mapping(con, cfg, table, path.name)
+        con.execute(_parse_sql(source, mapped, table))
+        _mark_duplicate_keys(con, source)
+    except InputError as error:
+        _drop_temp_tables(con)
+        return _reject(con, base, str(error), started)
+    except duckdb.Error as error:
+        _drop_temp_tables(con)
+        message = str(error).strip().splitlines()[0]
+        return _reject(con, base, f"{path.name}: cannot be loaded: {message}", started)
+    con.execute("BEGIN TRANSACTION")
+    try:
+        batch_id = _next_batch_id(con)
+        loaded, quarantined = _store_batch(con, source, batch_id, path.name, table)
+        _supersede(con, source, batch_id)
+        seconds = time.monotonic() - started
+        _record(
+            con,
+            {
+                **base,
+                "batch_id": batch_id,
+                "loaded_at": datetime.now(),
+                "status": "loaded",
+                "rows_read": loaded + quarantined,
+                "rows_loaded": loaded,
+                "rows_quarantined": quarantined,
+                "format": fmt,
+                "encoding": table.encoding,
+                "delimiter": table.delimiter,
+                "header_row": table.header_row,
+                "seconds": seconds,
+            },
+        )
+        con.execute("COMMIT")
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+    finally:
+        _drop_temp_tables(con)
+    return BatchResult(
+        cfg.name,
+        path.name,
+        "loaded",
+        batch_id,
+        loaded + quarantined,
+        loaded,
+        quarantined,
+        seconds=seconds,
+        bytes=size,
+    )
+
+
+def _drop_temp_tables(con: duckdb.DuckDBPyConnection) -> None:
+    for table in ("src", "parsed", "src_rejects", "src_reject_scans"):
+        con.execute(f"DROP TABLE IF EXISTS {table}")
+
+
+def _reject(
+    con: duckdb.DuckDBPyConnection, base: dict, message: str, started: float
+) -> BatchResult:
+    """Record a rejected file once (a file rejected again for the same reason adds nothing)."""
+    known = con.execute(
+        "SELECT batch_id FROM raw.batches WHERE source = ? AND file_path = ? AND sha256 = ? "
+        "AND status = 'rejected' AND message = ?",
+        [base["source"], base["file_path"], base["sha256"], message],
+    ).fetchone()
+    if known:
+        batch_id = known[0]
+    else:
+        batch_id = _next_batch_id(con)
+        _record(
+            con,
+            {
+                **base,
+                "batch_id": batch_id,
+                "loaded_at": datetime.now(),
+                "status": "rejected",
+                "message": message,
+                "seconds": time.monotonic() - started,
+            },
+        )
+    return BatchResult(
+        base["source"],
+        base["file_name"],
+        "rejected",
+        batch_id,
+        message=message,
+        bytes=base["bytes"],
+    )

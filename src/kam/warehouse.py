@@ -1,0 +1,65 @@
+"""The warehouse's raw layer: one table per source, the batch log and the quarantine."""
+
+from __future__ import annotations
+
+import duckdb
+
+from kam.ingest.parse import SQL_TYPES
+from kam.schema import SOURCES, Source
+
+BATCH_COLUMNS = (
+    ("batch_id", "BIGINT NOT NULL"),
+    ("source", "VARCHAR NOT NULL"),
+    ("file_name", "VARCHAR NOT NULL"),
+    ("file_path", "VARCHAR NOT NULL"),
+    ("sha256", "VARCHAR NOT NULL"),
+    ("bytes", "BIGINT"),
+    ("loaded_at", "TIMESTAMP NOT NULL"),
+    ("status", "VARCHAR NOT NULL"),  # loaded | skipped | rejected
+    ("message", "VARCHAR"),
+    ("rows_read", "BIGINT NOT NULL"),
+    ("rows_loaded", "BIGINT NOT NULL"),
+    ("rows_quarantined", "BIGINT NOT NULL"),
+    ("format", "VARCHAR"),
+    ("encoding", "VARCHAR"),
+    ("delimiter", "VARCHAR"),
+    ("header_row", "INTEGER"),
+    ("duplicate_of", "BIGINT"),  # a skipped file: the batch that loaded the same content
+    ("seconds", "DOUBLE"),
+)
+
+
+def raw_columns(source: Source) -> list[tuple[str, str]]:
+    """Columns of raw.<source>: batch bookkeeping around the canonical columns."""
+    return [
+        ("batch_id", "BIGINT NOT NULL"),
+        ("row_number", "BIGINT"),
+        *((c.name, SQL_TYPES[c.kind]) for c in source.columns),
+        ("superseded_by", "BIGINT"),  # the later batch that repeated this row's business key
+    ]
+
+
+def _create_table(name: str, columns: list[tuple[str, str]] | tuple) -> str:
+    body = ",\n    ".join(f"{column} {sql_type}" for column, sql_type in columns)
+    return f"CREATE TABLE IF NOT EXISTS {name} (\n    {body}\n);"
+
+
+def create_raw_schema(con: duckdb.DuckDBPyConnection) -> None:
+    """Create the raw layer if it is not there yet (every source, loaded or not)."""
+    statements = [
+        "CREATE SCHEMA IF NOT EXISTS raw;",
+        _create_table("raw.batches", BATCH_COLUMNS),
+        _create_table(
+            "raw.quarantine",
+            (
+                ("batch_id", "BIGINT NOT NULL"),
+                ("source", "VARCHAR NOT NULL"),
+                ("file_name", "VARCHAR NOT NULL"),
+                ("row_number", "BIGINT"),
+                ("reason", "VARCHAR NOT NULL"),
+                ("raw_values", "JSON"),
+            ),
+        ),
+    ]
+    statements += [_create_table(f"raw.{s.name}", raw_columns(s)) for s in SOURCES.values()]
+    con.execute("\n".join(statements))

@@ -1,0 +1,47 @@
+"""Shared fixtures: run the real `kam` command and read a home's warehouse."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED_DATA = REPO.parent / "shared" / "data"
+
+
+@dataclass
+class Completed:
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+def run_kam(*args: str, home: Path | None = None, check: bool = False) -> Completed:
+    """Run `python -m kam ...` as a user would, capturing its output."""
+    command = [sys.executable, "-m", "kam", *args]
+    if home is not None:
+        command += ["--home", str(home)]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=900)
+    result = Completed(done.returncode, done.stdout, done.stderr)
+    if check and done.returncode != 0:
+        raise AssertionError(f"kam {' '.join(args)} exited {done.returncode}:\n{done.stderr}")
+    return result
+
+
+def query(home: Path, sql: str, params: list | None = None) -> list[tuple]:
+    """Rows of a query on the home's warehouse, opened read-only."""
+    con = duckdb.connect(str(home / "warehouse" / "kam.duckdb"), read_only=True)
+    try:
+        return con.execute(sql, params or []).fetchall()
+    finally:
+        con.close()
+
+
+@pytest.fixture
+def kam():
+    return run_kam

@@ -1,0 +1,202 @@
+"""PRODUCT.md section 2's loading rules, on small exports written by hand in each test."""
+
+from __future__ import annotations
+
+import json
+from decimal import Decimal
+from pathlib import Path
+
+import yaml
+
+from tests.conftest import query, run_kam
+
+HEADER = "订单编号,下单日期,客户编码,数量,单价,订单状态\n"
+
+
+def make_home(tmp_path: Path, sources: dict | None = None, **top) -> Path:
+    home = tmp_path / "home"
+    (home / "inbox" / "orders").mkdir(parents=True)
+    document = {"preset": "zh_erp", "sources": sources or {"orders": {"path": "inbox/orders/*"}}}
+    document.update(top)
+    (home / "kam.yml").write_text(yaml.safe_dump(document, allow_unicode=True), encoding="utf-8")
+    return home
+
+
+def write(home: Path, name: str, text: str, encoding: str = "utf-8") -> Path:
+    path = home / "inbox" / "orders" / name
+    path.write_bytes(text.encode(encoding))
+    return path
+
+
+def batches(home: Path) -> list[tuple]:
+    return query(
+        home,
+        "SELECT file_name, status, rows_read, rows_loaded, rows_quarantined FROM raw.batches "
+        "ORDER BY batch_id",
+    )
+
+
+def test_status_on_an_empty_home_prints_empty_lists(tmp_path):
+    done = run_kam("status", "--json", home=tmp_path / "nothing")
+    assert done.returncode == 0
+    report = json.loads(done.stdout)
+    assert report["batches"] == [] and report["sources"] == []
+
+
+def test_preamble_lines_and_tab_delimiter_are_detected(tmp_path):
+    home = make_home(tmp_path)
+    text = "销售订单导出\t\n导出时间 2024-03-31\n\n" + HEADER.replace(",", "\t")
+    text += "SO1\t2024-03-05\t00123\t2\t10.50\t已完成\n"
+    write(home, "a.txt", text)
+    run_kam("ingest", home=home, check=True)
+    assert query(home, "SELECT order_id, customer_id, amount, status FROM raw.orders") == [
+        ("SO1", "00123", Decimal("21"), "completed")
+    ]
+    assert query(home, "SELECT delimiter, header_row FROM raw.batches") == [("\t", 4)]
+
+
+def test_semicolon_delimiter_with_utf16(tmp_path):
+    home = make_home(tmp_path)
+    write(home, "a.csv", HEADER.replace(",", ";") + "SO1;2024/3/5;7;1;1;\n", "utf-16")
+    run_kam("ingest", home=home, check=True)
+    assert query(home, "SELECT order_id, customer_id, order_date::VARCHAR FROM raw.orders") == [
+        ("SO1", "7", "2024-03-05")
+    ]
+
+
+def test_rejected_files_exit_2_and_the_others_load(tmp_path):
+    home = make_home(tmp_path)
+    write(home, "a_good.csv", HEADER + "SO1,2024-03-05,00123,1,5,\n")
+    write(home, "b_no_customer.csv", "订单编号,下单日期,数量,单价\nSO2,2024-03-05,1,5\n")
+    (home / "inbox" / "orders" / "c_binary.csv").write_bytes(bytes(range(256)) * 50)
+    write(home, "d_bad_bytes.csv", HEADER + "SO3,2024-03-05,00123,1,5,\n")
+    with open(home / "inbox" / "orders" / "d_bad_bytes.csv", "ab") as handle:
+        handle.write(b"SO4,2024-03-05,\xff\xfe\xfa,1,5,\n")
+    done = run_kam("ingest", home=home)
+    assert done.returncode == 2
+    error_lines = [line for line in done.stderr.splitlines() if line.startswith("kam:")]
+    assert len(error_lines) == 1
+    assert "b_no_customer.csv" in error_lines[0] and "'客户编码'" in error_lines[0]
+    assert "c_binary.csv" in error_lines[0] and "d_bad_bytes.csv" in error_lines[0]
+    assert "Traceback" not in done.stderr
+    assert query(home, "SELECT order_id FROM raw.orders") == [("SO1",)]
+    assert [b[:2] for b in batches(home)] == [
+        ("a_good.csv", "loaded"),
+        ("b_no_customer.csv", "rejected"),
+        ("c_binary.csv", "rejected"),
+        ("d_bad_bytes.csv", "rejected"),
+    ]
+    assert query(home, "SELECT count(*) FROM raw.quarantine") == [(0,)]
+
+
+def test_loading_twice_is_a_no_op_and_a_copy_is_skipped(tmp_path):
+    home = make_home(tmp_path)
+    write(home, "a.csv", HEADER + "SO1,2024-03-05,00123,1,5,\nSO2,2024-03-05,00124,2,5,\n")
+    run_kam("ingest", home=home, check=True)
+    run_kam("ingest", home=home, check=True)
+    assert batches(home) == [("a.csv", "loaded", 2, 2, 0)]
+    write(home, "a_copy.csv", (home / "inbox/orders/a.csv").read_text(encoding="utf-8"))
+    run_kam("ingest", home=home, check=True)
+    assert batches(home)[-1] == ("a_copy.csv", "skipped", 0, 0, 0)
+    assert query(home, "SELECT count(*) FROM raw.orders") == [(2,)]
+
+
+def test_a_corrected_reexport_supersedes_the_rows_it_repeats(tmp_path):
+    home = make_home(tmp_path)
+    write(
+        home, "orders_2024.csv", HEADER + "SO1,2024-03-05,00123,1,5,\nSO2,2024-03-05,00124,2,5,\n"
+    )
+    run_kam("ingest", home=home, check=True)
+    write(home, "orders_2024_fix.csv", HEADER + "SO2,2024-03-05,00124,3,5,\n")
+    run_kam("ingest", home=home, check=True)
+    current = query(
+        home,
+        "SELECT order_id, quantity, batch_id FROM raw.orders WHERE superseded_by IS NULL "
+        "ORDER BY order_id",
+    )
+    assert current == [("SO1", Decimal(1), 1), ("SO2", Decimal(3), 2)]
+    assert query(
+        home, "SELECT superseded_by FROM raw.orders WHERE order_id = 'SO2' AND batch_id = 1"
+    ) == [(2,)]
+    # The earlier batch keeps the counts recorded when it was loaded.
+    assert batches(home)[0] == ("orders_2024.csv", "loaded", 2, 2, 0)
+
+
+def test_files_of_one_run_are_taken_in_file_name_order(tmp_path):
+    home = make_home(tmp_path)
+    write(home, "b.csv", HEADER + "SO1,2024-03-05,00123,2,5,\n")
+    write(home, "a.csv", HEADER + "SO1,2024-03-05,00123,1,5,\n")
+    run_kam("ingest", home=home, check=True)
+    assert query(home, "SELECT quantity FROM raw.orders WHERE superseded_by IS NULL") == [
+        (Decimal(2),)
+    ]
+
+
+def test_an_empty_file_is_a_batch_of_zero_rows(tmp_path):
+    home = make_home(tmp_path)
+    write(home, "empty.csv", HEADER)
+    run_kam("ingest", home=home, check=True)
+    assert batches(home) == [("empty.csv", "loaded", 0, 0, 0)]
+
+
+def test_sql_and_value_mappings(tmp_path):
+    sources = {
+        "orders": {
+            "path": "inbox/orders/*.csv",
+            "columns": {
+                "order_id": "Invoice",
+                "order_date": "Date",
+                "customer_id": "Customer",
+                "quantity": "Qty",
+                "unit_price": "Price",
+                "status": {"sql": "CASE WHEN Invoice LIKE 'C%' THEN 'cancelled' END"},
+                "currency": {"value": "gbp"},
+            },
+        }
+    }
+    home = make_home(tmp_path, sources)
+    write(
+        home,
+        "o.csv",
+        "Invoice,Date,Customer,Qty,Price\n1,2010-01-04,9,2,1.5\nC2,2010-01-04,9,-2,1.5\n",
+    )
+    run_kam("ingest", home=home, check=True)
+    assert query(home, "SELECT order_id, status, currency, amount FROM raw.orders ORDER BY 1") == [
+        ("1", "completed", "GBP", Decimal("3")),
+        ("C2", "cancelled", "GBP", Decimal("-3")),
+    ]
+
+
+def test_a_mapped_header_the_file_lacks_names_the_key_and_the_file(tmp_path):
+    sources = {"orders": {"path": "inbox/orders/*.csv", "columns": {"sales_rep": "业务员"}}}
+    home = make_home(tmp_path, sources)
+    write(home, "o.csv", HEADER + "SO1,2024-03-05,00123,1,5,\n")
+    done = run_kam("ingest", home=home)
+    assert done.returncode == 2
+    assert (
+        "o.csv" in done.stderr
+        and "业务员" in done.stderr
+        and "sources.orders.columns.sales_rep" in done.stderr
+    )
+
+
+def test_a_wrong_key_in_kam_yml_is_one_line_exit_2(tmp_path):
+    home = make_home(tmp_path, {"orders": {"path": "inbox/orders/*", "encodng": "gbk"}})
+    done = run_kam("ingest", home=home)
+    assert done.returncode == 2
+    assert done.stderr.strip() == (
+        "kam: kam.yml: sources.orders: unknown key 'encodng' (expected one of: path, format, "
+        "encoding, columns, preset, delimiter, header_row, sheet)"
+    )
+    home2 = make_home(tmp_path / "2", {"orders": {"path": "x", "columns": {"order_no": "订单"}}})
+    done = run_kam("ingest", home=home2)
+    assert done.returncode == 2 and "sources.orders.columns.order_no: unknown column" in done.stderr
+
+
+def test_malformed_lines_are_quarantined_and_counted(tmp_path):
+    home = make_home(tmp_path)
+    write(home, "a.csv", HEADER + "SO1,2024-03-05,00123,1,5,\nSO2,2024-03-05,00124,1,5,,,extra\n")
+    run_kam("ingest", home=home, check=True)
+    assert batches(home) == [("a.csv", "loaded", 2, 1, 1)]
+    (reason,) = query(home, "SELECT reason FROM raw.quarantine")[0]
+    assert reason.startswith("malformed line 3")
