@@ -159,6 +159,23 @@ def ingest(home_path: str | None, sources: tuple[str, ...]) -> None:
 
 @cli.command()
 @_home_option
+@click.option(
+    "--as-of",
+    "as_of",
+    default=None,
+    metavar="YYYY-MM-DD",
+    help="The run's as-of date (default today): years ending before it are closed.",
+)
+@_handles_errors
+def build(home_path: str | None, as_of: str | None) -> None:
+    """Build the marts and run the dbt tests (dbt build) on the warehouse."""
+    from kam.pipeline import run_build_step
+
+    run_build_step(Home.resolve(home_path), as_of=as_of, echo=click.echo)
+
+
+@cli.command()
+@_home_option
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @_handles_errors
 def status(home_path: str | None, as_json: bool) -> None:

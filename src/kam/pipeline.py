@@ -6,6 +6,7 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
+from kam.build import BuildResult, run_build
 from kam.config import load_config
 from kam.errors import InputError
 from kam.home import Home
@@ -46,6 +47,14 @@ def run_ingest(home: Home, *, sources: list[str] | None = None, echo: Echo = pri
         names = "; ".join(b.message or b.file_name for b in result.rejected)
         raise InputError(f"{len(result.rejected)} file(s) rejected: {names}")
     return result
+
+
+def run_build_step(home: Home, *, as_of: str | None = None, echo: Echo = print) -> BuildResult:
+    """dbt build on the home's warehouse under the home lock."""
+    config = load_config(home)
+    run_vars = {"as_of_date": as_of} if as_of else None
+    with home.lock():
+        return run_build(config, run_vars=run_vars, echo=echo)
 
 
 def run_demo(home_root: Path | None, *, scale: float, echo: Echo = print) -> Home:

@@ -29,6 +29,20 @@ BATCH_COLUMNS = (
 )
 
 
+# The override register (人工调整) as loaded from <home>/overrides.csv by `kam build`.
+OVERRIDE_COLUMNS = (
+    ("override_id", "VARCHAR NOT NULL"),
+    ("customer_id", "VARCHAR"),
+    ("rating_year", "INTEGER"),
+    ("action", "VARCHAR"),
+    ("override_class", "VARCHAR"),
+    ("reason", "VARCHAR"),
+    ("approved_by", "VARCHAR"),
+    ("approved_on", "DATE"),
+    ("expires_on", "DATE"),
+)
+
+
 def raw_columns(source: Source) -> list[tuple[str, str]]:
     """Columns of raw.<source>: batch bookkeeping around the canonical columns."""
     return [
@@ -62,4 +76,5 @@ def create_raw_schema(con: duckdb.DuckDBPyConnection) -> None:
         ),
     ]
     statements += [_create_table(f"raw.{s.name}", raw_columns(s)) for s in SOURCES.values()]
+    statements.append(_create_table("raw.overrides", OVERRIDE_COLUMNS))
     con.execute("\n".join(statements))

@@ -1,0 +1,44 @@
+{#- Fiscal calendar and date arithmetic behind macros, so the models stay portable
+    (DuckDB here; Postgres and Spark through adapter.dispatch where they differ). -#}
+
+{% macro fiscal_year(date_expr) -%}
+    {%- set start_month = var('fiscal_year_start_month') | int -%}
+    {%- if start_month == 1 -%}
+        cast(extract(year from {{ date_expr }}) as integer)
+    {%- else -%}
+        cast(extract(year from {{ dbt.dateadd('month', 1 - start_month, date_expr) }}) as integer)
+    {%- endif -%}
+{%- endmacro %}
+
+{% macro fiscal_year_start(year_expr) -%}
+    {{ kam.make_date(year_expr, var('fiscal_year_start_month') | int, 1) }}
+{%- endmacro %}
+
+{% macro fiscal_year_end(year_expr) -%}
+    cast({{ dbt.dateadd('day', -1, dbt.dateadd('month', 12, kam.fiscal_year_start(year_expr))) }} as date)
+{%- endmacro %}
+
+{% macro make_date(year_expr, month_expr, day_expr) -%}
+    {{ return(adapter.dispatch('make_date', 'kam')(year_expr, month_expr, day_expr)) }}
+{%- endmacro %}
+
+{% macro default__make_date(year_expr, month_expr, day_expr) -%}
+    make_date(cast({{ year_expr }} as integer), cast({{ month_expr }} as integer), cast({{ day_expr }} as integer))
+{%- endmacro %}
+
+{% macro days_between(start_expr, end_expr) -%}
+    {{ dbt.datediff(start_expr, end_expr, 'day') }}
+{%- endmacro %}
+
+{% macro months_between(start_expr, end_expr) -%}
+    {{ dbt.datediff(start_expr, end_expr, 'month') }}
+{%- endmacro %}
+
+{#- The run's as-of date: var as_of_date, else today. -#}
+{% macro as_of_date() -%}
+    {%- if var('as_of_date') -%}
+        cast('{{ var("as_of_date") }}' as date)
+    {%- else -%}
+        {{ dbt.current_timestamp() }}::date
+    {%- endif -%}
+{%- endmacro %}

@@ -1,0 +1,73 @@
+{#- Rule constants as SQL literals, so that no number is written inside a model. -#}
+
+{#- round_half_up(n × share_i) for the i-th share of abc_ratio, in exact integer arithmetic:
+    the ratio is scaled to integers, then floor((2·n·r + t) / (2·t)). -#}
+{% macro abc_count(n_expr, index) -%}
+    {%- set ratio = var('abc_ratio') -%}
+    {%- set scaled = [] -%}
+    {%- for part in ratio -%}{%- do scaled.append((part * 1000000) | round | int) -%}{%- endfor -%}
+    {%- set total = scaled | sum -%}
+    cast(floor((2 * cast({{ n_expr }} as bigint) * {{ scaled[index] }} + {{ total }}) / ({{ 2 * total }} * 1.0)) as bigint)
+{%- endmacro %}
+
+{% macro sql_list(values) -%}
+    ({%- for value in values -%}'{{ value }}'{%- if not loop.last -%}, {% endif -%}{%- endfor -%})
+{%- endmacro %}
+
+{% macro truthy(expr) -%}
+    lower(cast({{ expr }} as varchar)) in ('true', 't', '1', 'yes', 'y')
+{%- endmacro %}
+
+{#- The 1:2:2 split by position: A = first a_count, B = next b_count, C = the rest. -#}
+{% macro class_by_rank(rank_expr) -%}
+    case
+        when {{ rank_expr }} <= a_count then 'A'
+        when {{ rank_expr }} <= a_count + b_count then 'B'
+        else 'C'
+    end
+{%- endmacro %}
+
+{#- Pareto alternative: A up to the first cut-off of cumulative value, B to the second. -#}
+{% macro class_by_value_share(share_expr) -%}
+    {%- set cutoffs = var('value_share_cutoffs') -%}
+    case
+        when {{ share_expr }} is null then null
+        when {{ share_expr }} <= {{ cutoffs[0] }} then 'A'
+        when {{ share_expr }} <= {{ cutoffs[1] }} then 'B'
+        else 'C'
+    end
+{%- endmacro %}
+
+{#- The final ABC class by the configured method (composite ranks or cumulative value). -#}
+{% macro abc_class_expression() -%}
+    {%- if var('abc_method') == 'value_share' -%}
+        {{ class_by_value_share('cumulative_share') }}
+    {%- else -%}
+        composite_class
+    {%- endif -%}
+{%- endmacro %}
+
+{% macro median(expr) -%}
+    {{ return(adapter.dispatch('median', 'kam')(expr)) }}
+{%- endmacro %}
+
+{% macro default__median(expr) -%}
+    percentile_cont(0.5) within group (order by {{ expr }})
+{%- endmacro %}
+
+{% macro spark__median(expr) -%}
+    percentile({{ expr }}, 0.5)
+{%- endmacro %}
+
+{#- The profile columns whose change makes a new history version. -#}
+{% macro version_columns_as_text() -%}
+    {%- set columns = ['customer_name', 'parent_customer_id', 'industry', 'region', 'city',
+                       'account_owner', 'relationship_type', 'credit_rating', 'credit_limit',
+                       'status', 'strategic_flag'] -%}
+    {%- set parts = [] -%}
+    {%- for column in columns -%}
+        {%- do parts.append("coalesce(cast(" ~ column ~ " as varchar), '∅')") -%}
+        {%- if not loop.last -%}{%- do parts.append("'|'") -%}{%- endif -%}
+    {%- endfor -%}
+    {{ return(parts) }}
+{%- endmacro %}

@@ -1,0 +1,58 @@
+-- Every known customer (CRM profile or any transaction) with its current profile and group.
+with accounts as (
+    select * from {{ ref('stg_raw__crm_accounts') }}
+),
+
+transacting as (
+    select distinct customer_id from {{ ref('int_customer_years') }}
+),
+
+known as (
+    select customer_id from accounts
+    union
+    select customer_id from transacting
+),
+
+-- Top parent of each group: parents are followed up to four levels, stopping at a cycle.
+parents as (
+    select
+        known.customer_id,
+        level1.parent_customer_id as parent1,
+        level2.parent_customer_id as parent2,
+        level3.parent_customer_id as parent3,
+        level4.parent_customer_id as parent4
+    from known
+    left join accounts as level1 on known.customer_id = level1.customer_id
+    left join accounts as level2 on level1.parent_customer_id = level2.customer_id
+    left join accounts as level3 on level2.parent_customer_id = level3.customer_id
+    left join accounts as level4 on level3.parent_customer_id = level4.customer_id
+)
+
+select
+    known.customer_id,
+    accounts.customer_name,
+    accounts.parent_customer_id,
+    coalesce(
+        case when parents.parent4 not in (parents.customer_id, parents.parent1, parents.parent2, parents.parent3)
+            then parents.parent4 end,
+        case when parents.parent3 not in (parents.customer_id, parents.parent1, parents.parent2)
+            then parents.parent3 end,
+        case when parents.parent2 not in (parents.customer_id, parents.parent1) then parents.parent2 end,
+        case when parents.parent1 <> parents.customer_id then parents.parent1 end,
+        known.customer_id
+    ) as group_id,
+    accounts.industry,
+    accounts.region,
+    accounts.city,
+    accounts.account_owner,
+    accounts.created_date,
+    accounts.relationship_type,
+    accounts.credit_rating,
+    accounts.credit_limit,
+    accounts.status as account_status,
+    coalesce(accounts.strategic_flag, false) as strategic_flag,
+    accounts.updated_at,
+    accounts.customer_id is not null as in_crm
+from known
+left join accounts on known.customer_id = accounts.customer_id
+left join parents on known.customer_id = parents.customer_id

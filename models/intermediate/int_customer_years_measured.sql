@@ -1,0 +1,129 @@
+-- Every metric of PRODUCT.md section 3 per customer and rating year. Metrics whose source is
+-- absent are NULL; with the source present and nothing in it that year they are 0.
+with customer_years as (
+    select * from {{ ref('int_customer_years') }}
+),
+
+presence as (
+    select * from {{ ref('stg_raw__source_presence') }}
+),
+
+order_totals as (
+    select
+        customer_id,
+        rating_year,
+        sum(net_revenue) as revenue,
+        sum(net_cost) as net_cost,
+        bool_or(has_counted_cost) as has_cost,
+        sum(returned_amount) as returned_amount,
+        bool_or(is_active_line) as active
+    from {{ ref('int_order_lines_netted') }}
+    group by customer_id, rating_year
+),
+
+invoice_totals as (
+    select customer_id, {{ fiscal_year('invoice_date') }} as rating_year, sum(amount) as invoiced
+    from {{ ref('stg_raw__invoices') }}
+    group by 1, 2
+),
+
+payment_totals as (
+    select customer_id, {{ fiscal_year('payment_date') }} as rating_year, sum(amount) as collections
+    from {{ ref('stg_raw__payments') }}
+    group by 1, 2
+),
+
+open_at_year_end as (
+    select
+        customer_years.customer_id,
+        customer_years.rating_year,
+        sum(open_items.open_amount) as open_receivables,
+        sum(case when open_items.due_date < customer_years.year_end then open_items.open_amount else 0 end)
+            as overdue_amount
+    from customer_years
+    inner join {{ ref('int_receivables_open_items') }} as open_items
+        on
+            customer_years.customer_id = open_items.customer_id
+            and customer_years.year_end = open_items.as_of_date
+    group by customer_years.customer_id, customer_years.rating_year
+),
+
+complaints as (
+    select
+        customer_id,
+        {{ fiscal_year('activity_date') }} as rating_year,
+        count(*) as complaint_count
+    from {{ ref('stg_raw__crm_activities') }}
+    where activity_type = 'complaint'
+    group by 1, 2
+),
+
+measured as (
+    select
+        customer_years.customer_id,
+        customer_years.rating_year,
+        customer_years.year_start,
+        customer_years.year_end,
+        {{ days_between('customer_years.year_start', 'customer_years.year_end') }} + 1 as days_in_year,
+        coalesce(order_totals.revenue, 0) as revenue,
+        case
+            when order_totals.has_cost then coalesce(order_totals.revenue, 0) - order_totals.net_cost
+        end as gross_margin,
+        case when presence.has_payments then coalesce(payment_totals.collections, 0) end as collections,
+        case when presence.has_invoices then coalesce(invoice_totals.invoiced, 0) end as invoiced,
+        case when presence.has_invoices then coalesce(open_at_year_end.open_receivables, 0) end
+            as open_receivables,
+        case when presence.has_invoices then coalesce(open_at_year_end.overdue_amount, 0) end
+            as overdue_amount,
+        coalesce(order_totals.returned_amount, 0) as returned_amount,
+        case when presence.has_crm_activities then coalesce(complaints.complaint_count, 0) end
+            as complaint_count,
+        coalesce(order_totals.active, false) as active
+    from customer_years
+    cross join presence
+    left join order_totals
+        on customer_years.customer_id = order_totals.customer_id
+        and customer_years.rating_year = order_totals.rating_year
+    left join invoice_totals
+        on customer_years.customer_id = invoice_totals.customer_id
+        and customer_years.rating_year = invoice_totals.rating_year
+    left join payment_totals
+        on customer_years.customer_id = payment_totals.customer_id
+        and customer_years.rating_year = payment_totals.rating_year
+    left join open_at_year_end
+        on customer_years.customer_id = open_at_year_end.customer_id
+        and customer_years.rating_year = open_at_year_end.rating_year
+    left join complaints
+        on customer_years.customer_id = complaints.customer_id
+        and customer_years.rating_year = complaints.rating_year
+),
+
+with_previous as (
+    select
+        measured.*,
+        previous.revenue as previous_revenue
+    from measured
+    left join measured as previous
+        on measured.customer_id = previous.customer_id
+        and measured.rating_year = previous.rating_year + 1
+)
+
+select
+    customer_id,
+    rating_year,
+    year_start,
+    year_end,
+    revenue,
+    gross_margin,
+    collections,
+    invoiced,
+    case when invoiced <> 0 then collections / invoiced end as collection_rate,
+    open_receivables,
+    case when invoiced <> 0 then open_receivables / invoiced * days_in_year end as dso_days,
+    overdue_amount,
+    case when open_receivables <> 0 then overdue_amount / open_receivables end as overdue_share,
+    case when previous_revenue <> 0 then revenue / previous_revenue - 1 end as revenue_growth,
+    returned_amount,
+    complaint_count,
+    active
+from with_previous

@@ -1,0 +1,84 @@
+-- Loyalty stars (seed 000's carrier example): 3, 4 or 5 stars for star_months consecutive
+-- months of the rating year with monthly revenue above each of the three thresholds.
+{%- set thresholds = var('star_thresholds') %}
+
+with ranked as (
+    select customer_id, rating_year from {{ ref('int_customer_years_ranked') }}
+),
+
+years as (
+    select distinct rating_year, year_start from {{ ref('int_customer_years') }}
+),
+
+month_offsets as (
+    {% for offset in range(12) -%}
+        select {{ offset }} as month_offset{% if not loop.last %} union all{% endif %}
+    {% endfor %}
+),
+
+months as (
+    select
+        years.rating_year,
+        month_offsets.month_offset,
+        {{ dbt.dateadd('month', 'month_offsets.month_offset', 'years.year_start') }} as month_start
+    from years
+    cross join month_offsets
+),
+
+monthly_revenue as (
+    select customer_id, order_month, sum(net_revenue) as revenue
+    from {{ ref('int_order_lines_netted') }}
+    group by customer_id, order_month
+),
+
+thresholds as (
+    {% for threshold in thresholds -%}
+        select {{ loop.index + 2 }} as stars, {{ threshold }} as threshold
+        {%- if not loop.last %} union all{% endif %}
+    {% endfor %}
+),
+
+above as (
+    select
+        ranked.customer_id,
+        ranked.rating_year,
+        thresholds.stars,
+        months.month_offset
+    from ranked
+    inner join months on ranked.rating_year = months.rating_year
+    cross join thresholds
+    inner join monthly_revenue
+        on
+            ranked.customer_id = monthly_revenue.customer_id
+            and cast(months.month_start as date) = cast(monthly_revenue.order_month as date)
+    where monthly_revenue.revenue > thresholds.threshold
+),
+
+runs as (
+    select
+        customer_id,
+        rating_year,
+        stars,
+        month_offset - row_number() over (
+            partition by customer_id, rating_year, stars order by month_offset
+        ) as run_id
+    from above
+),
+
+run_lengths as (
+    select customer_id, rating_year, stars, count(*) as months_in_run
+    from runs
+    group by customer_id, rating_year, stars, run_id
+)
+
+select
+    ranked.customer_id,
+    ranked.rating_year,
+    coalesce(max(run_lengths.stars), 0) as stars
+from ranked
+left join run_lengths
+    on
+        ranked.customer_id = run_lengths.customer_id
+        and ranked.rating_year = run_lengths.rating_year
+        and run_lengths.months_in_run >= {{ var('star_months') }}
+group by ranked.customer_id, ranked.rating_year

@@ -1,0 +1,90 @@
+-- Year-over-year movement on the key-account list: entered, left, promoted, demoted, kept,
+-- with the metrics that drove it. A customer that left may have no row in the later year.
+with status as (
+    select * from {{ ref('int_key_account_status') }}
+),
+
+measured as (
+    select * from {{ ref('int_customer_years_measured') }}
+),
+
+years as (
+    select distinct rating_year from status
+),
+
+listed as (
+    select *, case when computed_level = 'strategic' then 2 else 1 end as level_order
+    from status
+    where list_status is not null
+),
+
+pairs as (
+    select
+        coalesce(current_year.customer_id, previous_year.customer_id) as customer_id,
+        coalesce(current_year.rating_year, previous_year.rating_year + 1) as rating_year,
+        previous_year.list_status as previous_list_status,
+        current_year.list_status,
+        previous_year.computed_level as previous_level,
+        current_year.computed_level as level,
+        previous_year.level_order as previous_level_order,
+        current_year.level_order
+    from listed as current_year
+    full outer join listed as previous_year
+        on
+            current_year.customer_id = previous_year.customer_id
+            and current_year.rating_year = previous_year.rating_year + 1
+)
+
+select
+    pairs.customer_id,
+    pairs.rating_year,
+    case
+        when pairs.previous_list_status is null then 'entered'
+        when pairs.list_status is null then 'left'
+        when pairs.level_order > pairs.previous_level_order then 'promoted'
+        when pairs.level_order < pairs.previous_level_order then 'demoted'
+        when pairs.previous_list_status = 'watch' and pairs.list_status = 'listed' then 'promoted'
+        when pairs.previous_list_status = 'listed' and pairs.list_status = 'watch' then 'demoted'
+        else 'kept'
+    end as change,
+    pairs.previous_list_status,
+    pairs.list_status,
+    pairs.previous_level,
+    pairs.level,
+    previous_status.final_class as previous_class,
+    current_status.final_class as final_class,
+    previous_status.rank as previous_rank,
+    current_status.rank,
+    current_status.a_count,
+    previous_measured.revenue as previous_revenue,
+    current_measured.revenue,
+    current_measured.collection_rate,
+    current_measured.gross_margin,
+    case
+        when current_status.customer_id is null then 'no orders, invoices or payments in the year'
+        when current_status.override_action in ('include', 'exclude')
+            then 'override ' || current_status.override_action || ' ' || current_status.override_id
+        when not current_status.passes_account_status then 'CRM status closed or blacklisted'
+        when not current_status.passes_credit_rating then 'credit rating excluded'
+        when not current_status.passes_collection_rate then 'collection rate below minimum'
+        when not current_status.passes_gross_margin then 'gross margin not positive'
+        when pairs.list_status = 'watch' then 'below the A cut-off, within the stability buffer'
+        when pairs.previous_list_status = 'watch' and pairs.list_status is null
+            then 'second year below the A cut-off'
+        when pairs.list_status is null then 'class ' || coalesce(current_status.final_class, 'none')
+        when pairs.level is distinct from pairs.previous_level then 'level ' || pairs.level
+        else 'class ' || current_status.final_class
+    end as driver
+from pairs
+inner join years on pairs.rating_year = years.rating_year
+left join status as current_status
+    on pairs.customer_id = current_status.customer_id and pairs.rating_year = current_status.rating_year
+left join status as previous_status
+    on pairs.customer_id = previous_status.customer_id
+    and pairs.rating_year = previous_status.rating_year + 1
+left join measured as current_measured
+    on pairs.customer_id = current_measured.customer_id
+    and pairs.rating_year = current_measured.rating_year
+left join measured as previous_measured
+    on pairs.customer_id = previous_measured.customer_id
+    and pairs.rating_year = previous_measured.rating_year + 1

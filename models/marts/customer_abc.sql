@@ -1,0 +1,56 @@
+-- ABC tiers per active customer and year, with the growth segment and loyalty stars.
+with ranked as (
+    select * from {{ ref('int_customer_years_ranked') }}
+),
+
+measured as (
+    select * from {{ ref('int_customer_years_measured') }}
+),
+
+stars as (
+    select * from {{ ref('int_customer_years_starred') }}
+),
+
+medians as (
+    select rating_year, {{ kam.median('revenue') }} as median_revenue
+    from measured
+    where active
+    group by rating_year
+),
+
+classed as (
+    select
+        ranked.*,
+        {{ class_by_value_share('ranked.cumulative_share') }} as value_share_class,
+        measured.revenue,
+        measured.revenue_growth
+    from ranked
+    inner join measured
+        on ranked.customer_id = measured.customer_id and ranked.rating_year = measured.rating_year
+)
+
+select
+    classed.customer_id,
+    classed.rating_year,
+    classed.score,
+    classed.rank,
+    classed.cumulative_share,
+    classed.class_collections,
+    classed.class_margin,
+    {{ abc_class_expression() }} as abc_class,
+    classed.composite_class,
+    classed.value_share_class,
+    case
+        when {{ abc_class_expression() }} = 'A' then 'VIP'
+        when classed.revenue >= medians.median_revenue
+            and classed.revenue_growth >= {{ var('mgc_min_growth') }} then 'MGC'
+        when classed.revenue_growth < 0 then 'MZ'
+    end as growth_segment,
+    stars.stars,
+    classed.active_customers,
+    classed.a_count,
+    classed.b_count
+from classed
+inner join medians on classed.rating_year = medians.rating_year
+left join stars
+    on classed.customer_id = stars.customer_id and classed.rating_year = stars.rating_year

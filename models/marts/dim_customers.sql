@@ -1,0 +1,47 @@
+-- Every known customer: current CRM profile, group, first/last order, current class and level.
+with profiles as (
+    select * from {{ ref('int_customer_profiles_current') }}
+),
+
+order_span as (
+    select customer_id, min(order_date) as first_order_date, max(order_date) as last_order_date
+    from {{ ref('stg_raw__order_lines') }}
+    group by customer_id
+),
+
+latest_class as (
+    select customer_id, abc_class, rating_year
+    from {{ ref('customer_abc') }}
+    qualify row_number() over (partition by customer_id order by rating_year desc) = 1
+),
+
+ratings as (
+    select * from {{ ref('customer_ratings') }}
+)
+
+select
+    profiles.customer_id,
+    profiles.customer_name,
+    profiles.parent_customer_id,
+    profiles.group_id,
+    profiles.industry,
+    profiles.region,
+    profiles.city,
+    profiles.account_owner,
+    profiles.created_date,
+    profiles.relationship_type,
+    profiles.credit_rating,
+    profiles.credit_limit,
+    profiles.account_status,
+    profiles.strategic_flag,
+    profiles.in_crm,
+    order_span.first_order_date,
+    order_span.last_order_date,
+    latest_class.abc_class as current_class,
+    latest_class.rating_year as current_class_year,
+    ratings.list_status as current_list_status,
+    ratings.level as current_level
+from profiles
+left join order_span on profiles.customer_id = order_span.customer_id
+left join latest_class on profiles.customer_id = latest_class.customer_id
+left join ratings on profiles.customer_id = ratings.customer_id

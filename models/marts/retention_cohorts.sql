@@ -1,0 +1,123 @@
+-- Retention cohorts: a customer's cohort is its first active month (or rating year). For every
+-- cohort and offset up to the last period with data: cohort size, active customers, logo
+-- retention, revenue of the cohort's customers and revenue retention against offset 0.
+-- Segments: all customers; the class of the customer's first rated year; and the key-account
+-- list of a year (year grain), where `listed_customers` counts those still on the list.
+with periods as (
+    select * from {{ ref('int_customer_periods') }}
+),
+
+last_period as (
+    select cohort_grain, max(period_start) as last_start from periods group by cohort_grain
+),
+
+first_class as (
+    select customer_id, abc_class
+    from (
+        select
+            customer_id,
+            abc_class,
+            row_number() over (partition by customer_id order by rating_year) as year_order
+        from {{ ref('customer_abc') }}
+    ) as classes
+    where year_order = 1
+),
+
+members as (
+    select
+        periods.cohort_grain,
+        periods.customer_id,
+        min(periods.period_start) as cohort,
+        'all' as segment
+    from periods
+    where periods.active
+    group by periods.cohort_grain, periods.customer_id
+),
+
+segmented as (
+    select cohort_grain, customer_id, cohort, segment, cast(null as boolean) as tracks_listing
+    from members
+    union all
+    select members.cohort_grain, members.customer_id, members.cohort, first_class.abc_class, null
+    from members
+    inner join first_class on members.customer_id = first_class.customer_id
+    union all
+    select
+        'year',
+        customer_id,
+        cast({{ fiscal_year_start('rating_year') }} as date),
+        'key_accounts',
+        true
+    from {{ ref('int_key_account_status') }}
+    where list_status is not null
+),
+
+offsets as (
+    select
+        segmented.*,
+        series.period_offset,
+        case
+            when segmented.cohort_grain = 'month'
+                then cast({{ dbt.dateadd('month', 'series.period_offset', 'segmented.cohort') }} as date)
+            else cast({{ dbt.dateadd('month', '12 * series.period_offset', 'segmented.cohort') }} as date)
+        end as period_start
+    from segmented
+    inner join last_period on segmented.cohort_grain = last_period.cohort_grain
+    cross join ({{ kam.integer_series(1200) }}) as series
+    where
+        series.period_offset <= case
+            when segmented.cohort_grain = 'month'
+                then {{ months_between('segmented.cohort', 'last_period.last_start') }}
+            else {{ months_between('segmented.cohort', 'last_period.last_start') }} / 12
+        end
+),
+
+measured as (
+    select
+        offsets.cohort_grain,
+        offsets.cohort,
+        offsets.segment,
+        offsets.period_offset,
+        count(*) as cohort_size,
+        count(case when periods.active then 1 end) as active_customers,
+        count(status.list_status) as listed_customers,
+        coalesce(sum(periods.revenue), 0) as revenue,
+        bool_or(offsets.tracks_listing) as tracks_listing
+    from offsets
+    left join periods
+        on
+            offsets.cohort_grain = periods.cohort_grain
+            and offsets.customer_id = periods.customer_id
+            and offsets.period_start = periods.period_start
+    left join {{ ref('int_key_account_status') }} as status
+        on
+            offsets.tracks_listing
+            and offsets.customer_id = status.customer_id
+            and offsets.period_start = cast({{ fiscal_year_start('status.rating_year') }} as date)
+    group by offsets.cohort_grain, offsets.cohort, offsets.segment, offsets.period_offset
+),
+
+with_base as (
+    select
+        measured.*,
+        first_value(revenue) over (
+            partition by cohort_grain, cohort, segment order by period_offset
+        ) as base_revenue
+    from measured
+)
+
+select
+    cohort_grain,
+    cohort,
+    period_offset,
+    segment,
+    cohort_size,
+    active_customers,
+    cast(active_customers as double) / cohort_size as logo_retention,
+    revenue,
+    case when base_revenue <> 0 then cast(revenue as double) / cast(base_revenue as double) end
+        as revenue_retention,
+    case when tracks_listing then cast(listed_customers as bigint) end as listed_customers,
+    case when tracks_listing then cast(listed_customers as double) / cohort_size end
+        as listed_retention
+from with_base

@@ -1,0 +1,30 @@
+-- Which sources exist: a source with no loaded batch is absent, and the metrics it feeds are
+-- NULL rather than 0 (orders-only exports are a first-class case).
+with batches as (
+    select * from {{ source('raw', 'batches') }}
+),
+
+order_costs as (
+    select count(*) as lines_with_cost
+    from {{ ref('stg_raw__order_lines') }}
+    where cost_amount is not null
+),
+
+loaded as (
+    select
+        coalesce(bool_or(source = 'invoices'), false) as has_invoices,
+        coalesce(bool_or(source = 'payments'), false) as has_payments,
+        coalesce(bool_or(source = 'crm_accounts'), false) as has_crm_accounts,
+        coalesce(bool_or(source = 'crm_activities'), false) as has_crm_activities
+    from batches
+    where status = 'loaded'
+)
+
+select
+    loaded.has_invoices,
+    loaded.has_payments,
+    loaded.has_crm_accounts,
+    loaded.has_crm_activities,
+    order_costs.lines_with_cost > 0 as has_cost
+from loaded
+cross join order_costs

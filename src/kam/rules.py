@@ -1,0 +1,49 @@
+"""The rating rules in force: dbt_project.yml's var defaults overridden by kam.yml `rules:`."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from functools import cache
+from typing import Any
+
+import yaml
+
+from kam.errors import ConfigError
+from kam.paths import DBT_PROJECT_DIR
+
+# Vars that describe a run rather than a rule: not settable in kam.yml, not in the hash.
+RUN_VARS = ("as_of_date", "aging_as_of_date")
+
+
+@cache
+def rule_defaults() -> dict[str, Any]:
+    """Every rule constant with its default (PRODUCT.md section 3), from dbt_project.yml."""
+    project = yaml.safe_load((DBT_PROJECT_DIR / "dbt_project.yml").read_text(encoding="utf-8"))
+    return dict(project["vars"])
+
+
+def effective_rules(overrides: dict[str, Any]) -> dict[str, Any]:
+    """Defaults with kam.yml's `rules:` applied; an unknown rule is a config error."""
+    defaults = rule_defaults()
+    for key, value in overrides.items():
+        if key not in defaults:
+            known = ", ".join(k for k in defaults if k not in RUN_VARS)
+            raise ConfigError(f"kam.yml: rules.{key}: unknown rule (known rules: {known})")
+        default = defaults[key]
+        if (
+            default is not None
+            and type(default) is not type(value)
+            and not (isinstance(default, float | int) and isinstance(value, float | int))
+        ):
+            raise ConfigError(
+                f"kam.yml: rules.{key}: expected a {type(default).__name__} like {default!r}"
+            )
+    return {**defaults, **overrides}
+
+
+def rules_hash(rules: dict[str, Any]) -> str:
+    """A short stable hash of the rules that decide a rating (run vars excluded)."""
+    relevant = {k: v for k, v in sorted(rules.items()) if k not in RUN_VARS}
+    text = json.dumps(relevant, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
