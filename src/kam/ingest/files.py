@@ -246,7 +246,7 @@ def _decode_pass(
         if len(head) >= SNIFF_BYTES:
             break
     start = head.lstrip("\ufeff")
-    header = find_csv_header(start, needed, delimiter, header_row, source_path.name)
+    header = find_csv_header(start[:SNIFF_BYTES], needed, delimiter, header_row, source_path.name)
     if encoding == "utf-8" and header.line_index == 0 and start == head:
         for _ in chunks:  # DuckDB reads the file as it is; the rest is only validated
             pass

@@ -21,7 +21,7 @@ from kam.home import Home
 from kam.ingest import parse
 from kam.ingest.files import file_format, header_key, sha256_of
 from kam.ingest.readers import SourceTable, read_csv, read_parquet, read_xlsx
-from kam.schema import SOURCES, Column, Source
+from kam.schema import ID, SOURCES, Column, Source
 from kam.warehouse import BATCH_COLUMNS, raw_columns
 
 Progress = Callable[[str], None]
@@ -130,18 +130,42 @@ def _constant(mapping: ColumnMapping) -> str:
 
 
 def _summary_condition(table: SourceTable) -> str:
-    """A row that totals the others (合计/总计/小计, Total): never a business row."""
+    """A row that totals the others (合计/总计/小计, Total) in any of its text cells."""
     tests = []
     for name, column_type in table.columns.items():
         if column_type != "VARCHAR":
             continue
-        column = quote_identifier(name)
-        # The cheap contains() tests keep the regular expression off ordinary rows.
-        tests.append(
-            f"((contains({column}, '计') OR contains(lower({column}), 'total')) "
-            f"AND regexp_matches({column}, {quote_literal(parse.SUMMARY_PATTERN)}, 'i'))"
-        )
+        column = f"src.{quote_identifier(name)}"
+        tests.append(f"regexp_matches({column}, {quote_literal(parse.SUMMARY_PATTERN)}, 'i')")
     return " OR ".join(tests) or "false"
+
+
+def _mark_summary_rows(con: duckdb.DuckDBPyConnection, source: Source, table: SourceTable) -> None:
+    """Summary rows are quarantined as such, whatever else is wrong with them.
+
+    Only rows already failing a check, or whose ids mention a total, are looked at: a total
+    row lacks the customer or the date of a business row, and the test is costly per cell.
+    """
+    ids = [c.name for c in source.columns if c.kind == ID]
+    mentions_total = " OR ".join(
+        f"contains(parsed.{quote_identifier(n)}, {quote_literal(word)})"
+        for n in ids
+        for word in ("计", "otal", "OTAL")
+    )
+    candidates = f"SELECT row_number FROM parsed WHERE reason IS NOT NULL OR {mentions_total}"
+    if not con.execute(f"SELECT count(*) FROM ({candidates})").fetchone()[0]:
+        return
+    con.execute(
+        f"""
+        UPDATE parsed SET reason = 'summary row'
+        WHERE row_number IN (
+            SELECT candidates.row_number
+            FROM ({candidates}) AS candidates
+            INNER JOIN src ON src.rowid + 1 = candidates.row_number
+            WHERE {_summary_condition(table)}
+        )
+        """
+    )
 
 
 def _blank_condition(table: SourceTable) -> str:
@@ -185,13 +209,11 @@ def _parse_sql(source: Source, mapped: list[_Mapped], table: SourceTable) -> str
                 f"WHEN {text} IS NOT NULL AND {target} IS NULL "
                 f"THEN {parse.bad_value_reason(column, text)}"
             )
-    reason = "\n                ".join(
-        ["CASE WHEN is_summary THEN 'summary row'", *missing_checks, *bad_checks, "END"]
-    )
+    reason = "\n                ".join(["CASE", *missing_checks, *bad_checks, "END"])
     outputs = [
         f"CAST(coalesce({quote_identifier(c.name)}, {c.default_sql}) AS "
         f"{parse.SQL_TYPES[c.kind]}) AS {quote_identifier(c.name)}"
-        if c.default_sql
+        if c.default_sql and not (_is_window(c) and c.name in by_name)
         else quote_identifier(c.name)
         for c in source.columns
     ]
@@ -200,7 +222,6 @@ def _parse_sql(source: Source, mapped: list[_Mapped], table: SourceTable) -> str
         WITH texts AS (
             SELECT
                 src.rowid + 1 AS row_number,
-                ({_summary_condition(table)}) AS is_summary,
                 {", ".join(from_src)}
             FROM src
             WHERE NOT ({_blank_condition(table)})
@@ -213,6 +234,33 @@ def _parse_sql(source: Source, mapped: list[_Mapped], table: SourceTable) -> str
         )
         SELECT row_number, reason, {", ".join(outputs)} FROM checked
     """
+
+
+def _is_window(column: Column) -> bool:
+    return " OVER " in (column.default_sql or "")
+
+
+def _fill_window_defaults(
+    con: duckdb.DuckDBPyConnection, source: Source, mapped: list[_Mapped]
+) -> None:
+    """Window defaults (line_no = position in the order) for a mapped column's missing values.
+
+    An unmapped column gets its default inside the parse query; a mapped one is filled here,
+    and only when some value is missing, as the window is costly on large files.
+    """
+    for column in source.columns:
+        if not _is_window(column) or column.name not in {m.column.name for m in mapped}:
+            continue
+        name = quote_identifier(column.name)
+        missing = con.execute(f"SELECT count(*) FROM parsed WHERE {name} IS NULL").fetchone()[0]
+        if missing:
+            con.execute(
+                f"""
+                UPDATE parsed SET {name} = filled.value
+                FROM (SELECT row_number, {column.default_sql} AS value FROM parsed) AS filled
+                WHERE parsed.row_number = filled.row_number AND parsed.{name} IS NULL
+                """
+            )
 
 
 def _mark_duplicate_keys(con: duckdb.DuckDBPyConnection, source: Source) -> None:
@@ -245,7 +293,7 @@ def _store_batch(
     column_list = ", ".join(quote_identifier(c) for c in columns)
     con.execute(
         f"INSERT INTO raw.{source.name} (batch_id, {column_list}) "
-        f"SELECT {batch_id}, {column_list} FROM parsed WHERE reason IS NULL ORDER BY row_number"
+        f"SELECT {batch_id}, {column_list} FROM parsed WHERE reason IS NULL"
     )
     raw_struct = ", ".join(
         f"{quote_identifier(n)} := src.{quote_identifier(n)}" for n in table.columns
@@ -366,6 +414,8 @@ def load_file(
         fmt, table = _read(con, home, cfg, path)
         mapped = _resolve_mapping(con, cfg, table, path.name)
         con.execute(_parse_sql(source, mapped, table))
+        _fill_window_defaults(con, source, mapped)
+        _mark_summary_rows(con, source, table)
         _mark_duplicate_keys(con, source)
     except InputError as error:
         _drop_temp_tables(con)

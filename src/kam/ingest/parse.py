@@ -31,6 +31,7 @@ from kam.schema import (
 # the minus sign U+2212 reads as '-'.
 _FULL_WIDTH = "".join(chr(c) for c in range(0xFF01, 0xFF5F)) + "\u3000\u2212"
 _HALF_WIDTH = "".join(chr(c) for c in range(0x21, 0x7F)) + " -"
+_FULL_WIDTH_CLASS = "[\uff01-\uff5e\u3000\u2212]"  # the characters themselves, for RE2
 # Trimmed from both ends of every value and header: spaces, the ideographic space, BOM, NBSP.
 TRIM_CHARS = " \t\r\n\u3000\ufeff\u00a0"
 MISSING_TOKENS = ("", "NULL", "null", "Null", "-", "N/A", "n/a", "#N/A")
@@ -53,29 +54,43 @@ DATE_FORMATS = (
 EXCEL_SERIAL_PATTERN = r"\d{1,5}(\.\d+)?"
 THOUSANDS_PATTERN = r"-?\d{1,3}(,\d{3})+(\.\d*)?"
 
+# Trimming with a character set is slow in DuckDB: values are only trimmed when an end needs it,
+# and only short values are compared with the missing-value tokens.
 _MISSING = ", ".join(map(quote_literal, MISSING_TOKENS))
+_LONGEST_MISSING = max(len(token.encode()) for token in MISSING_TOKENS)
 _TRIM = quote_literal(TRIM_CHARS)
+_EDGE = ", ".join(map(quote_literal, TRIM_CHARS))
 
 MACROS = f"""
 CREATE OR REPLACE TEMP MACRO kam_fold(s) AS
     CASE WHEN strlen(s) = length(s) THEN s
-         ELSE translate(s, {quote_literal(_FULL_WIDTH)}, {quote_literal(_HALF_WIDTH)}) END;
+         WHEN regexp_matches(s, {quote_literal(_FULL_WIDTH_CLASS)})
+         THEN translate(s, {quote_literal(_FULL_WIDTH)}, {quote_literal(_HALF_WIDTH)})
+         ELSE s END;
+CREATE OR REPLACE TEMP MACRO kam_trim(s) AS
+    CASE WHEN s[1] IN ({_EDGE}) OR s[-1] IN ({_EDGE}) THEN trim(s, {_TRIM}) ELSE s END;
 CREATE OR REPLACE TEMP MACRO kam_clean(s) AS
-    CASE WHEN trim(s, {_TRIM}) IN ({_MISSING}) THEN NULL ELSE trim(s, {_TRIM}) END;
+    CASE WHEN strlen(s) > {_LONGEST_MISSING} AND NOT (s[1] IN ({_EDGE}) OR s[-1] IN ({_EDGE}))
+         THEN s
+         WHEN list_contains([{_MISSING}], kam_trim(s)) THEN NULL
+         ELSE kam_trim(s) END;
 CREATE OR REPLACE TEMP MACRO kam_number_text(s) AS
     regexp_replace(
         regexp_replace(s, '^\\((.*)\\)$', '-\\1'),
         '^(CNY|RMB|USD|GBP|EUR)|[\\s¥￥$£€]|元$', '', 'g');
+CREATE OR REPLACE TEMP MACRO kam_decimal_text(s) AS
+    try_cast(
+        CASE WHEN NOT contains(kam_number_text(s), ',') THEN kam_number_text(s)
+             WHEN regexp_full_match(kam_number_text(s), '{THOUSANDS_PATTERN}')
+             THEN replace(kam_number_text(s), ',', '') END
+        AS {DECIMAL_TYPE});
 CREATE OR REPLACE TEMP MACRO kam_decimal(s) AS
-    coalesce(
-        try_cast(s AS {DECIMAL_TYPE}),
-        try_cast(
-            CASE WHEN NOT contains(kam_number_text(s), ',') THEN kam_number_text(s)
-                 WHEN regexp_full_match(kam_number_text(s), '{THOUSANDS_PATTERN}')
-                 THEN replace(kam_number_text(s), ',', '') END
-            AS {DECIMAL_TYPE}));
+    CASE WHEN try_cast(s AS {DECIMAL_TYPE}) IS NOT NULL THEN try_cast(s AS {DECIMAL_TYPE})
+         ELSE kam_decimal_text(s) END;
 CREATE OR REPLACE TEMP MACRO kam_integer(s) AS
-    CASE WHEN kam_decimal(s) = trunc(kam_decimal(s)) THEN CAST(kam_decimal(s) AS BIGINT) END;
+    CASE WHEN try_cast(s AS BIGINT) IS NOT NULL THEN try_cast(s AS BIGINT)
+         WHEN kam_decimal_text(s) = trunc(kam_decimal_text(s))
+         THEN CAST(kam_decimal_text(s) AS BIGINT) END;
 CREATE OR REPLACE TEMP MACRO kam_timestamp_any(s) AS
     CASE WHEN regexp_full_match(s, '{EXCEL_SERIAL_PATTERN}')
          THEN CASE WHEN CAST(s AS DOUBLE) >= 1 THEN TIMESTAMP '1899-12-30'
@@ -145,11 +160,12 @@ def clean_text(column: Column, text: str) -> str:
 
 
 def _synonym_case(column: Column, cleaned: str) -> str:
+    """The canonical value of a spelling; exact spellings first (lower() is slow on CJK text)."""
     branches = " ".join(
         f"WHEN {quote_literal(spelling)} THEN {quote_literal(value)}"
         for spelling, value in column.synonyms
     )
-    return f"CASE lower({cleaned}) {branches} END"
+    return f"CASE {cleaned} {branches} ELSE CASE lower({cleaned}) {branches} END END"
 
 
 def typed_value(column: Column, cleaned: str) -> str:
