@@ -178,7 +178,24 @@ def _blank_condition(table: SourceTable) -> str:
     return " AND ".join(tests) or "true"
 
 
-def _parse_sql(source: Source, mapped: list[_Mapped], table: SourceTable) -> str:
+def _plain_columns(con: duckdb.DuckDBPyConnection, mapped: list[_Mapped]) -> set[str]:
+    """The mapped text columns whose every value in this file is already clean."""
+    tests = {}
+    for m in mapped:
+        if m.source_type != "VARCHAR":
+            continue
+        path = parse.fast_path(m.column, m.expression)
+        if path is not None:
+            tests[m.column.name] = path[0]
+    if not tests:
+        return set()
+    results = con.execute(
+        f"SELECT {', '.join(f'bool_and({test})' for test in tests.values())} FROM src"
+    ).fetchone()
+    return {name for name, plain in zip(tests, results, strict=True) if plain is not False}
+
+
+def _parse_sql(source: Source, mapped: list[_Mapped], table: SourceTable, plain: set[str]) -> str:
     """SQL creating temp table `parsed`: typed canonical columns and a quarantine reason.
 
     Per mapped column, `text__<column>` holds the cleaned text (NULL when missing) and
@@ -194,13 +211,18 @@ def _parse_sql(source: Source, mapped: list[_Mapped], table: SourceTable) -> str
         if m is None:
             typed.append(f"CAST(NULL AS {parse.SQL_TYPES[column.kind]}) AS {target}")
             continue
-        from_src.append(f"{parse.clean_text(column, f'CAST({m.expression} AS VARCHAR)')} AS {text}")
-        direct = parse.direct_cast(column, m.expression, m.source_type)
-        if direct is not None:
-            direct_name = quote_identifier(f"direct__{column.name}")
-            from_src.append(f"{direct} AS {direct_name}")
-            typed.append(f"{direct_name} AS {target}")
+        if column.name in plain:  # already clean in the whole file: the cheap expression
+            text_sql = m.expression
+            value_sql = parse.fast_path(column, m.expression)[1]
         else:
+            text_sql = parse.clean_text(column, f"CAST({m.expression} AS VARCHAR)")
+            value_sql = parse.direct_cast(column, m.expression, m.source_type)
+        from_src.append(f"{text_sql} AS {text}")
+        if value_sql is not None:  # computed from the file's own columns
+            value_name = quote_identifier(f"value__{column.name}")
+            from_src.append(f"{value_sql} AS {value_name}")
+            typed.append(f"{value_name} AS {target}")
+        else:  # parsed from the cleaned text
             typed.append(f"{parse.typed_value(column, text)} AS {target}")
         if column.required:
             missing_checks.append(f"WHEN {text} IS NULL THEN 'missing {column.name}'")
@@ -413,7 +435,7 @@ def load_file(
     try:
         fmt, table = _read(con, home, cfg, path)
         mapped = _resolve_mapping(con, cfg, table, path.name)
-        con.execute(_parse_sql(source, mapped, table))
+        con.execute(_parse_sql(source, mapped, table, _plain_columns(con, mapped)))
         _fill_window_defaults(con, source, mapped)
         _mark_summary_rows(con, source, table)
         _mark_duplicate_keys(con, source)

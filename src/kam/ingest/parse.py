@@ -217,3 +217,43 @@ def bad_value_reason(column: Column, cleaned: str) -> str:
 
 def can_be_unreadable(column: Column) -> bool:
     return column.kind not in (ID, TEXT, CODE, LABEL)
+
+
+def _is_plain_text(expression: str, folded: bool) -> str:
+    """True when a text value needs no trimming, no missing-token check and no folding."""
+    edges = f"({expression}[1] IN ({_EDGE}) OR {expression}[-1] IN ({_EDGE}))"
+    plain = f"NOT list_contains([{_MISSING}], {expression}) AND NOT {edges}"
+    if folded:
+        plain += (
+            f" AND (strlen({expression}) = length({expression}) "
+            f"OR NOT regexp_matches({expression}, {quote_literal(_FULL_WIDTH_CLASS)}))"
+        )
+    return plain
+
+
+def fast_path(column: Column, expression: str) -> tuple[str, str] | None:
+    """(plain test, typed value) for values that are already clean, or None.
+
+    The loader tests a whole file's column once; when every value passes, the column is read
+    with the cheap expression instead of the cleaning and parsing macros (same results).
+    """
+    kind = column.kind
+    if kind in (DECIMAL, INTEGER, DATE, TIMESTAMP):
+        sql_type = SQL_TYPES[kind]
+        value = f"try_cast({expression} AS {sql_type})"
+        test = f"{value} IS NOT NULL"
+        if kind in (DATE, TIMESTAMP):
+            test = f"year({value}) BETWEEN 1900 AND 2199"
+        return f"({expression} IS NULL OR coalesce({test}, false))", value
+    if kind in (ID, TEXT, CODE):
+        value = f"upper({expression})" if kind == CODE else expression
+        return f"({expression} IS NULL OR ({_is_plain_text(expression, kind != TEXT)}))", value
+    if kind == ENUM:
+        spellings = ", ".join(quote_literal(s) for s, _ in column.synonyms)
+        branches = " ".join(
+            f"WHEN {quote_literal(s)} THEN {quote_literal(v)}" for s, v in column.synonyms
+        )
+        return f"({expression} IS NULL OR {expression} IN ({spellings}))", (
+            f"CASE {expression} {branches} END"
+        )
+    return None
