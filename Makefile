@@ -26,6 +26,8 @@ demo: install
 lint: install
 	$(UV) run --no-sync ruff check src tests dags benchmarks
 	$(UV) run --no-sync ruff format --check src tests dags benchmarks
+	@# sqlfluff's dbt templater compiles the project: point the profile at a scratch file.
+	KAM_WAREHOUSE=$$(mktemp -d)/lint.duckdb $(UV) run --no-sync sqlfluff lint models
 
 format: install
 	$(UV) run --no-sync ruff format src tests dags benchmarks

@@ -34,9 +34,11 @@ select
     accounts.parent_customer_id,
     coalesce(
         case when parents.parent4 not in (parents.customer_id, parents.parent1, parents.parent2, parents.parent3)
-            then parents.parent4 end,
+                then parents.parent4
+        end,
         case when parents.parent3 not in (parents.customer_id, parents.parent1, parents.parent2)
-            then parents.parent3 end,
+                then parents.parent3
+        end,
         case when parents.parent2 not in (parents.customer_id, parents.parent1) then parents.parent2 end,
         case when parents.parent1 <> parents.customer_id then parents.parent1 end,
         known.customer_id

@@ -1,16 +1,23 @@
 -- The customer × rating-year spine: a row wherever the customer has an order line (any
 -- status), an invoice or a payment dated in the year.
 with order_years as (
-    select distinct customer_id, rating_year from {{ ref('int_order_lines_netted') }}
+    select distinct
+        customer_id,
+        rating_year
+    from {{ ref('int_order_lines_netted') }}
 ),
 
 invoice_years as (
-    select distinct customer_id, {{ fiscal_year('invoice_date') }} as rating_year
+    select distinct
+        customer_id,
+        {{ fiscal_year('invoice_date') }} as rating_year
     from {{ ref('stg_raw__invoices') }}
 ),
 
 payment_years as (
-    select distinct customer_id, {{ fiscal_year('payment_date') }} as rating_year
+    select distinct
+        customer_id,
+        {{ fiscal_year('payment_date') }} as rating_year
     from {{ ref('stg_raw__payments') }}
 ),
 

@@ -22,15 +22,21 @@ order_totals as (
 ),
 
 invoice_totals as (
-    select customer_id, {{ fiscal_year('invoice_date') }} as rating_year, sum(amount) as invoiced
+    select
+        customer_id,
+        {{ fiscal_year('invoice_date') }} as rating_year,
+        sum(amount) as invoiced
     from {{ ref('stg_raw__invoices') }}
-    group by 1, 2
+    group by customer_id, {{ fiscal_year('invoice_date') }}
 ),
 
 payment_totals as (
-    select customer_id, {{ fiscal_year('payment_date') }} as rating_year, sum(amount) as collections
+    select
+        customer_id,
+        {{ fiscal_year('payment_date') }} as rating_year,
+        sum(amount) as collections
     from {{ ref('stg_raw__payments') }}
-    group by 1, 2
+    group by customer_id, {{ fiscal_year('payment_date') }}
 ),
 
 open_at_year_end as (
@@ -55,7 +61,7 @@ complaints as (
         count(*) as complaint_count
     from {{ ref('stg_raw__crm_activities') }}
     where activity_type = 'complaint'
-    group by 1, 2
+    group by customer_id, {{ fiscal_year('activity_date') }}
 ),
 
 measured as (
@@ -83,19 +89,19 @@ measured as (
     cross join presence
     left join order_totals
         on customer_years.customer_id = order_totals.customer_id
-        and customer_years.rating_year = order_totals.rating_year
+            and customer_years.rating_year = order_totals.rating_year
     left join invoice_totals
         on customer_years.customer_id = invoice_totals.customer_id
-        and customer_years.rating_year = invoice_totals.rating_year
+            and customer_years.rating_year = invoice_totals.rating_year
     left join payment_totals
         on customer_years.customer_id = payment_totals.customer_id
-        and customer_years.rating_year = payment_totals.rating_year
+            and customer_years.rating_year = payment_totals.rating_year
     left join open_at_year_end
         on customer_years.customer_id = open_at_year_end.customer_id
-        and customer_years.rating_year = open_at_year_end.rating_year
+            and customer_years.rating_year = open_at_year_end.rating_year
     left join complaints
         on customer_years.customer_id = complaints.customer_id
-        and customer_years.rating_year = complaints.rating_year
+            and customer_years.rating_year = complaints.rating_year
 ),
 
 with_previous as (
@@ -105,7 +111,7 @@ with_previous as (
     from measured
     left join measured as previous
         on measured.customer_id = previous.customer_id
-        and measured.rating_year = previous.rating_year + 1
+            and measured.rating_year = previous.rating_year + 1
 )
 
 select

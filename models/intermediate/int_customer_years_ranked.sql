@@ -31,10 +31,10 @@ indicators as (
 percentiles as (
     select
         indicators.*,
-        rank() over (partition by rating_year order by scale_value) - 1 as scale_rank,
-        rank() over (partition by rating_year order by contribution_value) - 1 as contribution_rank,
-        case when has_cost
-            then cast({{ weight_scale + weight_contribution }} as decimal(18, 6))
+        rank() over (partition by indicators.rating_year order by indicators.scale_value) - 1 as scale_rank,
+        rank() over (partition by indicators.rating_year order by indicators.contribution_value) - 1 as contribution_rank,
+        case when indicators.has_cost
+                then cast({{ weight_scale + weight_contribution }} as decimal(18, 6))
             else cast({{ weight_scale }} as decimal(18, 6))
         end as weight_total
     from indicators
@@ -43,8 +43,8 @@ percentiles as (
 scored as (
     select
         percentiles.*,
-        cast({{ weight_scale }} as decimal(18, 6)) * scale_rank
-        + case when has_cost then cast({{ weight_contribution }} as decimal(18, 6)) * contribution_rank else 0 end
+        cast({{ weight_scale }} as decimal(18, 6)) * percentiles.scale_rank
+        + case when percentiles.has_cost then cast({{ weight_contribution }} as decimal(18, 6)) * percentiles.contribution_rank else 0 end
             as score_exact
     from percentiles
 ),
@@ -52,28 +52,28 @@ scored as (
 ordered as (
     select
         scored.*,
-        case when active_customers > 1 and weight_total > 0
-            then cast(score_exact as double) / ((active_customers - 1) * cast(weight_total as double))
+        case when scored.active_customers > 1 and scored.weight_total > 0
+                then cast(scored.score_exact as double) / ((scored.active_customers - 1) * cast(scored.weight_total as double))
             else 0
         end as score,
-        row_number() over (partition by rating_year order by score_exact desc, customer_id asc) as rank,
+        row_number() over (partition by scored.rating_year order by scored.score_exact desc, scored.customer_id asc) as rank,
         row_number() over (
-            partition by rating_year order by coalesce(collections, 0) desc, customer_id asc
+            partition by scored.rating_year order by coalesce(scored.collections, 0) desc, scored.customer_id asc
         ) as collections_rank,
         row_number() over (
-            partition by rating_year order by coalesce(gross_margin, 0) desc, customer_id asc
+            partition by scored.rating_year order by coalesce(scored.gross_margin, 0) desc, scored.customer_id asc
         ) as margin_rank,
         {{ abc_count('active_customers', 0) }} as a_count,
         {{ abc_count('active_customers', 1) }} as b_count,
-        sum(scale_value) over (partition by rating_year) as scale_total
+        sum(scored.scale_value) over (partition by scored.rating_year) as scale_total
     from scored
 ),
 
 classed as (
     select
         ordered.*,
-        sum(scale_value) over (
-            partition by rating_year order by rank rows between unbounded preceding and current row
+        sum(ordered.scale_value) over (
+            partition by ordered.rating_year order by ordered.rank rows between unbounded preceding and current row
         ) as scale_running
     from ordered
 )

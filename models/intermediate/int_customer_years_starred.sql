@@ -3,16 +3,23 @@
 {%- set thresholds = var('star_thresholds') %}
 
 with ranked as (
-    select customer_id, rating_year from {{ ref('int_customer_years_ranked') }}
+    select
+        customer_id,
+        rating_year
+    from {{ ref('int_customer_years_ranked') }}
 ),
 
 years as (
-    select distinct rating_year, year_start from {{ ref('int_customer_years') }}
+    select distinct
+        rating_year,
+        year_start
+    from {{ ref('int_customer_years') }}
 ),
 
 month_offsets as (
     {% for offset in range(12) -%}
-        select {{ offset }} as month_offset{% if not loop.last %} union all{% endif %}
+        select {{ offset }} as month_offset{% if not loop.last %}
+            union all{% endif %}
     {% endfor %}
 ),
 
@@ -26,14 +33,19 @@ months as (
 ),
 
 monthly_revenue as (
-    select customer_id, order_month, sum(net_revenue) as revenue
+    select
+        customer_id,
+        order_month,
+        sum(net_revenue) as revenue
     from {{ ref('int_order_lines_netted') }}
     group by customer_id, order_month
 ),
 
 thresholds as (
     {% for threshold in thresholds -%}
-        select {{ loop.index + 2 }} as stars, {{ threshold }} as threshold
+        select
+            {{ loop.index + 2 }} as stars,
+            {{ threshold }} as threshold
         {%- if not loop.last %} union all{% endif %}
     {% endfor %}
 ),
@@ -66,7 +78,11 @@ runs as (
 ),
 
 run_lengths as (
-    select customer_id, rating_year, stars, count(*) as months_in_run
+    select
+        customer_id,
+        rating_year,
+        stars,
+        count(*) as months_in_run
     from runs
     group by customer_id, rating_year, stars, run_id
 )

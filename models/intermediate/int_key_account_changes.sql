@@ -13,7 +13,9 @@ years as (
 ),
 
 listed as (
-    select *, case when computed_level = 'strategic' then 2 else 1 end as level_order
+    select
+        *,
+        case when computed_level = 'strategic' then 2 else 1 end as level_order
     from status
     where list_status is not null
 ),
@@ -52,7 +54,7 @@ select
     pairs.previous_level,
     pairs.level,
     previous_status.final_class as previous_class,
-    current_status.final_class as final_class,
+    current_status.final_class,
     previous_status.rank as previous_rank,
     current_status.rank,
     current_status.a_count,
@@ -72,7 +74,7 @@ select
         when pairs.previous_list_status = 'watch' and pairs.list_status is null
             then 'second year below the A cut-off'
         when pairs.list_status is null then 'class ' || coalesce(current_status.final_class, 'none')
-        when pairs.level is distinct from pairs.previous_level then 'level ' || pairs.level
+        when pairs.level <> pairs.previous_level then 'level ' || pairs.level
         else 'class ' || current_status.final_class
     end as driver
 from pairs
@@ -81,10 +83,10 @@ left join status as current_status
     on pairs.customer_id = current_status.customer_id and pairs.rating_year = current_status.rating_year
 left join status as previous_status
     on pairs.customer_id = previous_status.customer_id
-    and pairs.rating_year = previous_status.rating_year + 1
+        and pairs.rating_year = previous_status.rating_year + 1
 left join measured as current_measured
     on pairs.customer_id = current_measured.customer_id
-    and pairs.rating_year = current_measured.rating_year
+        and pairs.rating_year = current_measured.rating_year
 left join measured as previous_measured
     on pairs.customer_id = previous_measured.customer_id
-    and pairs.rating_year = previous_measured.rating_year + 1
+        and pairs.rating_year = previous_measured.rating_year + 1

@@ -28,7 +28,9 @@ overrides as (
 ),
 
 year_totals as (
-    select rating_year, sum(revenue) as total_revenue
+    select
+        rating_year,
+        sum(revenue) as total_revenue
     from measured
     group by rating_year
 ),
@@ -57,10 +59,12 @@ assessed as (
         ) as passes_collection_rate,
         (measured.gross_margin is null or measured.gross_margin > {{ var('min_gross_margin') }})
             as passes_gross_margin,
-        (profiles.account_status is null
+        (
+            profiles.account_status is null
             or profiles.account_status not in {{ sql_list(var('excluded_account_statuses')) }})
             as passes_account_status,
-        (profiles.credit_rating is null
+        (
+            profiles.credit_rating is null
             or profiles.credit_rating not in {{ sql_list(var('excluded_credit_ratings')) }})
             as passes_credit_rating,
         case
@@ -86,10 +90,10 @@ decided as (
     select
         assessed.*,
         {{ abc_class_expression() }} as computed_class,
-        passes_collection_rate and passes_gross_margin and passes_account_status
-        and passes_credit_rating as eligible,
+        assessed.passes_collection_rate and assessed.passes_gross_margin and assessed.passes_account_status
+        and assessed.passes_credit_rating as eligible,
         case
-            when override_action = 'set_class' then override_class
+            when assessed.override_action = 'set_class' then assessed.override_class
             else {{ abc_class_expression() }}
         end as final_class
     from assessed
@@ -98,8 +102,8 @@ decided as (
 core as (
     select
         decided.*,
-        coalesce(override_action, '') <> 'exclude'
-        and (override_action = 'include' or (final_class = 'A' and eligible)) as core_listed
+        coalesce(decided.override_action, '') <> 'exclude'
+        and (decided.override_action = 'include' or (decided.final_class = 'A' and decided.eligible)) as core_listed
     from decided
 ),
 

@@ -1,6 +1,9 @@
 -- The dates at which open receivables are needed: every rating year's end, and the aging date.
 with years as (
-    select distinct rating_year, year_end from {{ ref('int_customer_years') }}
+    select distinct
+        rating_year,
+        year_end
+    from {{ ref('int_customer_years') }}
 ),
 
 latest_dates as (
@@ -21,12 +24,19 @@ aging_date as (
     from latest_dates
 )
 
-select year_end as as_of_date, true as is_year_end, false as is_aging_date from years
-where year_end not in (select as_of_date from aging_date where as_of_date is not null)
+select
+    years.year_end as as_of_date,
+    true as is_year_end,
+    false as is_aging_date
+from years
+where years.year_end not in (
+        select aging_date.as_of_date from aging_date
+        where aging_date.as_of_date is not null
+    )
 union all
 select
-    as_of_date,
-    as_of_date in (select year_end from years) as is_year_end,
+    aging_date.as_of_date,
+    aging_date.as_of_date in (select years.year_end from years) as is_year_end,
     true as is_aging_date
 from aging_date
-where as_of_date is not null
+where aging_date.as_of_date is not null

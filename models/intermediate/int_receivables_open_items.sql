@@ -57,20 +57,29 @@ after_named as (
 ),
 
 credit_notes as (
-    select as_of_date, customer_id, sum(-amount) as credited
+    select
+        as_of_date,
+        customer_id,
+        sum(-amount) as credited
     from invoices
     where amount < 0
     group by as_of_date, customer_id
 ),
 
 paid_totals as (
-    select as_of_date, customer_id, sum(amount) as paid
+    select
+        as_of_date,
+        customer_id,
+        sum(amount) as paid
     from payments
     group by as_of_date, customer_id
 ),
 
 applied_totals as (
-    select as_of_date, customer_id, sum(applied_named) as applied
+    select
+        as_of_date,
+        customer_id,
+        sum(applied_named) as applied
     from after_named
     group by as_of_date, customer_id
 ),

@@ -4,16 +4,26 @@
 {%- set targets = var('coverage_targets') %}
 
 with classes as (
-    select customer_id, rating_year, abc_class from {{ ref('customer_abc') }}
+    select
+        customer_id,
+        rating_year,
+        abc_class
+    from {{ ref('customer_abc') }}
 ),
 
 activities as (
-    select customer_id, activity_date, {{ fiscal_year('activity_date') }} as rating_year
+    select
+        customer_id,
+        activity_date,
+        {{ fiscal_year('activity_date') }} as rating_year
     from {{ ref('stg_raw__crm_activities') }}
 ),
 
 years as (
-    select distinct rating_year, year_end from {{ ref('int_customer_years') }}
+    select distinct
+        rating_year,
+        year_end
+    from {{ ref('int_customer_years') }}
 ),
 
 classified_activities as (
@@ -26,25 +36,34 @@ classified_activities as (
 ),
 
 activity_counts as (
-    select rating_year, class, count(*) as activities
+    select
+        rating_year,
+        class,
+        count(*) as activities
     from classified_activities
     group by rating_year, class
 ),
 
 class_sizes as (
-    select rating_year, abc_class as class, count(*) as customers
+    select
+        rating_year,
+        abc_class as class,
+        count(*) as customers
     from classes
     group by rating_year, abc_class
 ),
 
 prospect_sizes as (
-    select rating_year, 'prospects' as class, count(distinct customer_id) as customers
+    select
+        rating_year,
+        'prospects' as class,
+        count(distinct customer_id) as customers
     from activities
     where not exists (
-        select 1 from classes
-        where classes.customer_id = activities.customer_id
-            and classes.rating_year = activities.rating_year
-    )
+            select 1 from classes
+            where classes.customer_id = activities.customer_id
+                and classes.rating_year = activities.rating_year
+        )
     group by rating_year
 ),
 
@@ -82,7 +101,9 @@ uncontacted as (
 ),
 
 totals as (
-    select rating_year, sum(activities) as total_activities
+    select
+        rating_year,
+        sum(activities) as total_activities
     from activity_counts
     group by rating_year
 ),
@@ -113,8 +134,9 @@ select
     case when total_activities > 0 then cast(activities as double) / total_activities end
         as activity_share,
     case when total_activities > 0 then cast(sum(activities) over (
-        partition by rating_year, policy_group
-    ) as double) / total_activities end as policy_group_share,
+                partition by rating_year, policy_group
+            ) as double) / total_activities
+    end as policy_group_share,
     cast(case policy_group
         when 'A' then {{ targets['A'] }}
         when 'B+C' then {{ targets['BC'] }}

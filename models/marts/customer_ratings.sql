@@ -21,7 +21,9 @@ rated as (
 ),
 
 left_the_list as (
-    select changes.customer_id, changes.rating_year
+    select
+        changes.customer_id,
+        changes.rating_year
     from changes
     inner join closed_year on changes.rating_year = closed_year.rating_year
     where changes.change = 'left'
@@ -33,13 +35,27 @@ left_the_list as (
 
 all_rated as (
     select
-        customer_id, rating_year, computed_class, eligible, computed_level, final_class,
-        list_status, override_id, rank
+        customer_id,
+        rating_year,
+        computed_class,
+        eligible,
+        computed_level,
+        final_class,
+        list_status,
+        override_id,
+        rank
     from rated
     union all
     select
-        customer_id, rating_year, null, null, null, null,
-        null, null, null
+        customer_id,
+        rating_year,
+        null as computed_class,
+        null as eligible,
+        null as computed_level,
+        null as final_class,
+        null as list_status,
+        null as override_id,
+        null as rank
     from left_the_list
 )
 

@@ -4,13 +4,19 @@ with profiles as (
 ),
 
 order_span as (
-    select customer_id, min(order_date) as first_order_date, max(order_date) as last_order_date
+    select
+        customer_id,
+        min(order_date) as first_order_date,
+        max(order_date) as last_order_date
     from {{ ref('stg_raw__order_lines') }}
     group by customer_id
 ),
 
 latest_class as (
-    select customer_id, abc_class, rating_year
+    select
+        customer_id,
+        abc_class,
+        rating_year
     from {{ ref('customer_abc') }}
     qualify row_number() over (partition by customer_id order by rating_year desc) = 1
 ),

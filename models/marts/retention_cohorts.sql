@@ -8,11 +8,17 @@ with periods as (
 ),
 
 last_period as (
-    select cohort_grain, max(period_start) as last_start from periods group by cohort_grain
+    select
+        cohort_grain,
+        max(period_start) as last_start
+    from periods
+    group by cohort_grain
 ),
 
 first_class as (
-    select customer_id, abc_class
+    select
+        customer_id,
+        abc_class
     from (
         select
             customer_id,
@@ -35,19 +41,29 @@ members as (
 ),
 
 segmented as (
-    select cohort_grain, customer_id, cohort, segment, cast(null as boolean) as tracks_listing
+    select
+        cohort_grain,
+        customer_id,
+        cohort,
+        segment,
+        cast(null as boolean) as tracks_listing
     from members
     union all
-    select members.cohort_grain, members.customer_id, members.cohort, first_class.abc_class, null
+    select
+        members.cohort_grain,
+        members.customer_id,
+        members.cohort,
+        first_class.abc_class as segment,
+        null as tracks_listing
     from members
     inner join first_class on members.customer_id = first_class.customer_id
     union all
     select
-        'year',
+        'year' as cohort_grain,
         customer_id,
-        cast({{ fiscal_year_start('rating_year') }} as date),
-        'key_accounts',
-        true
+        cast({{ fiscal_year_start('rating_year') }} as date) as cohort,
+        'key_accounts' as segment,
+        true as tracks_listing
     from {{ ref('int_key_account_status') }}
     where list_status is not null
 ),
@@ -100,8 +116,8 @@ measured as (
 with_base as (
     select
         measured.*,
-        first_value(revenue) over (
-            partition by cohort_grain, cohort, segment order by period_offset
+        first_value(measured.revenue) over (
+            partition by measured.cohort_grain, measured.cohort, measured.segment order by measured.period_offset
         ) as base_revenue
     from measured
 )

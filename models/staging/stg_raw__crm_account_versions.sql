@@ -4,7 +4,10 @@ with accounts as (
 ),
 
 batches as (
-    select batch_id, loaded_at from {{ source('raw', 'batches') }}
+    select
+        batch_id,
+        loaded_at
+    from {{ source('raw', 'batches') }}
 )
 
 select
