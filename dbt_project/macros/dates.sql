@@ -39,6 +39,6 @@
     {%- if var('as_of_date') -%}
         cast('{{ var("as_of_date") }}' as date)
     {%- else -%}
-        {{ dbt.current_timestamp() }}::date
+        cast({{ dbt.current_timestamp() }} as date)
     {%- endif -%}
 {%- endmacro %}

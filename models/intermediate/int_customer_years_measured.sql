@@ -128,7 +128,10 @@ select
     case when invoiced <> 0 then open_receivables / invoiced * days_in_year end as dso_days,
     overdue_amount,
     case when open_receivables <> 0 then overdue_amount / open_receivables end as overdue_share,
-    case when previous_revenue <> 0 then revenue / previous_revenue - 1 end as revenue_growth,
+    -- (revenue − previous) / previous: exactly 0.2 for +20%, where revenue / previous − 1 is not.
+    case when previous_revenue <> 0 then (revenue - previous_revenue) / previous_revenue end
+        as revenue_growth,
+    previous_revenue,
     returned_amount,
     complaint_count,
     active

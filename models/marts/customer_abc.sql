@@ -23,7 +23,8 @@ classed as (
         ranked.*,
         {{ class_by_value_share('ranked.cumulative_share') }} as value_share_class,
         measured.revenue,
-        measured.revenue_growth
+        measured.revenue_growth,
+        measured.previous_revenue
     from ranked
     inner join measured
         on ranked.customer_id = measured.customer_id and ranked.rating_year = measured.rating_year
@@ -43,8 +44,11 @@ select
     case
         when {{ abc_class_expression() }} = 'A' then 'VIP'
         when classed.revenue >= medians.median_revenue
-            and classed.revenue_growth >= {{ var('mgc_min_growth') }} then 'MGC'
-        when classed.revenue_growth < 0 then 'MZ'
+            -- compared on exact decimals: growth of exactly +20% qualifies
+            and classed.previous_revenue <> 0
+            and classed.revenue - classed.previous_revenue
+            >= {{ var('mgc_min_growth') }} * classed.previous_revenue then 'MGC'
+        when classed.previous_revenue <> 0 and classed.revenue < classed.previous_revenue then 'MZ'
     end as growth_segment,
     stars.stars,
     classed.active_customers,

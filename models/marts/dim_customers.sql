@@ -12,13 +12,22 @@ order_span as (
     group by customer_id
 ),
 
+classes_by_recency as (
+    select
+        customer_id,
+        abc_class,
+        rating_year,
+        row_number() over (partition by customer_id order by rating_year desc) as recency
+    from {{ ref('customer_abc') }}
+),
+
 latest_class as (
     select
         customer_id,
         abc_class,
         rating_year
-    from {{ ref('customer_abc') }}
-    qualify row_number() over (partition by customer_id order by rating_year desc) = 1
+    from classes_by_recency
+    where recency = 1
 ),
 
 ratings as (

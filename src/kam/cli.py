@@ -174,6 +174,83 @@ def build(home_path: str | None, as_of: str | None) -> None:
     run_build_step(Home.resolve(home_path), as_of=as_of, echo=click.echo)
 
 
+_as_of_option = click.option(
+    "--as-of",
+    "as_of",
+    default=None,
+    metavar="YYYY-MM-DD",
+    help="The run's as-of date (default today): rating years ending before it are closed.",
+)
+_accept_churn_option = click.option(
+    "--accept-churn",
+    is_flag=True,
+    help="Accept a key-account list churn above the bound (the decision is recorded).",
+)
+
+
+@cli.command()
+@_home_option
+@_as_of_option
+@_accept_churn_option
+@_handles_errors
+def gate(home_path: str | None, as_of: str | None, accept_churn: bool) -> None:
+    """Audit the candidate build: dbt test results and the expectation suites."""
+    from kam.pipeline import parse_date, run_pipeline
+
+    run_pipeline(
+        Home.resolve(home_path),
+        steps=("gate",),
+        as_of=parse_date(as_of),
+        accept_churn=accept_churn,
+        echo=click.echo,
+    )
+
+
+@cli.command()
+@_home_option
+@_as_of_option
+@_accept_churn_option
+@_handles_errors
+def publish(home_path: str | None, as_of: str | None, accept_churn: bool) -> None:
+    """Gate the candidate build and, when every check passes, publish it atomically."""
+    from kam.pipeline import parse_date, print_published, run_pipeline
+
+    run = run_pipeline(
+        Home.resolve(home_path),
+        steps=("gate", "publish"),
+        as_of=parse_date(as_of),
+        accept_churn=accept_churn,
+        echo=click.echo,
+    )
+    print_published(run, click.echo)
+
+
+@cli.command(name="run")
+@_home_option
+@_as_of_option
+@_accept_churn_option
+@_handles_errors
+def run_command(home_path: str | None, as_of: str | None, accept_churn: bool) -> None:
+    """ingest → build → gate → publish. Exit 1 when the gate fails (nothing published)."""
+    from kam.pipeline import parse_date, print_published, run_pipeline
+
+    run = run_pipeline(
+        Home.resolve(home_path), as_of=parse_date(as_of), accept_churn=accept_churn, echo=click.echo
+    )
+    print_published(run, click.echo)
+
+
+@cli.command()
+@_home_option
+@click.option("--json", "as_json", is_flag=True, help="The report as JSON.")
+@_handles_errors
+def report(home_path: str | None, as_json: bool) -> None:
+    """Print the report of the latest run (checks, failing rows, timings)."""
+    from kam.runs import latest_report
+
+    click.echo(latest_report(Home.resolve(home_path), as_json=as_json))
+
+
 @cli.command()
 @_home_option
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")

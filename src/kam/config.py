@@ -27,7 +27,8 @@ SOURCE_KEYS = (
     "header_row",
     "sheet",
 )
-TOP_KEYS = ("preset", "sources", "duckdb", "rules", "publish", "schedule")
+TOP_KEYS = ("preset", "sources", "duckdb", "rules", "gate", "publish", "schedule")
+GATE_DEFAULTS = {"max_churn": 0.40, "max_volume_drop": 0.50, "max_data_age_days": None}
 DUCKDB_KEYS = ("memory_limit", "threads", "temp_directory")
 
 
@@ -80,11 +81,21 @@ class DuckDBSettings:
 
 
 @dataclass(frozen=True)
+class GateSettings:
+    """Bounds of the checks against earlier runs (PRODUCT.md section 5)."""
+
+    max_churn: float = 0.40
+    max_volume_drop: float = 0.50
+    max_data_age_days: int | None = None
+
+
+@dataclass(frozen=True)
 class Config:
     home: Home
     sources: dict[str, SourceConfig]
     duckdb: DuckDBSettings = field(default_factory=DuckDBSettings)
     rules: dict[str, Any] = field(default_factory=dict)
+    gate: GateSettings = field(default_factory=GateSettings)
     publish: dict[str, Any] = field(default_factory=dict)
     schedule: dict[str, Any] = field(default_factory=dict)
 
@@ -208,11 +219,17 @@ def parse_config(home: Home, raw: Any) -> Config:
         threads=threads,
         temp_directory=duckdb_raw.get("temp_directory"),
     )
-    for section in ("rules", "publish", "schedule"):
+    for section in ("rules", "gate", "publish", "schedule"):
         if not isinstance(raw.get(section) or {}, dict):
             raise _fail(section, "expected a mapping")
+    gate_raw = raw.get("gate") or {}
+    _check_keys("gate", gate_raw, tuple(GATE_DEFAULTS))
+    for key, value in gate_raw.items():
+        if value is not None and (not isinstance(value, int | float) or value < 0):
+            raise _fail(f"gate.{key}", "expected a non-negative number")
     return Config(
         home=home,
+        gate=GateSettings(**{**GATE_DEFAULTS, **gate_raw}),
         sources=sources,
         duckdb=settings,
         rules=dict(raw.get("rules") or {}),

@@ -1,0 +1,76 @@
+"""`kam gate`: audit the candidate build before anything is published (write–audit–publish)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+from kam.config import Config
+from kam.db import connect
+from kam.gate.expectations import run_suites
+from kam.gate.history import (
+    churn_check,
+    data_through,
+    freshness_check,
+    mart_row_counts,
+    previous_manifest,
+    volume_check,
+)
+from kam.runs import SAMPLE_ROWS, CheckResult, Run
+
+Echo = Callable[[str], None]
+
+
+def dbt_results_check(target_dir: Path) -> CheckResult:
+    """The dbt tests of the last build (keys, relationships, unit tests, SQL assertions)."""
+    description = "every dbt test of the candidate build passed"
+    path = target_dir / "run_results.json"
+    if not path.exists():
+        return CheckResult("dbt_tests", False, description, note="no build to audit: run kam build")
+    results = json.loads(path.read_text(encoding="utf-8"))["results"]
+    tests = [r for r in results if r["unique_id"].startswith(("test.", "unit_test."))]
+    failed = [r for r in results if r["status"] in ("fail", "error", "skipped")]
+    return CheckResult(
+        "dbt_tests",
+        not failed,
+        description,
+        failing_count=len(failed),
+        observed=f"{len(tests)} tests",
+        samples=[
+            {
+                "node": r["unique_id"],
+                "status": r["status"],
+                "message": (r.get("message") or "")[:200],
+            }
+            for r in failed[:SAMPLE_ROWS]
+        ],
+    )
+
+
+def run_gate(
+    config: Config, run: Run, *, accept_churn: bool = False, echo: Echo = print
+) -> list[CheckResult]:
+    """Every blocking check of PRODUCT.md section 5 on the candidate build; results on the run."""
+    gate = config.gate
+    home = config.home
+    checks = [dbt_results_check(home.work_dir / "dbt-target")]
+    con = connect(home.warehouse_path, config.duckdb, read_only=True)
+    try:
+        checks += run_suites(con, run.as_of, docs_dir=run.directory / "gx")
+        previous = previous_manifest(home.published_dir)
+        latest = data_through(con)
+        counts = mart_row_counts(con)
+        checks.append(churn_check(con, home.published_dir, gate.max_churn, accept_churn))
+        checks.append(freshness_check(latest, previous, run.as_of, gate.max_data_age_days))
+        checks.append(volume_check(counts, previous, gate.max_volume_drop))
+    finally:
+        con.close()
+    run.facts.update({"data_through": latest.isoformat() if latest else None, "row_counts": counts})
+    run.checks.extend(checks)
+    for check in checks:
+        if not check.passed:
+            echo(f"  FAILED {check.name}: {check.failing_count} failing ({check.description})")
+    passed = sum(1 for c in checks if c.passed)
+    echo(f"gate: {passed} of {len(checks)} checks passed")
+    return checks

@@ -1,0 +1,124 @@
+"""Great Expectations suites (expectations/*.json) run on DataFrames read from DuckDB.
+
+GX's SQL datasource does not work on DuckDB, so each suite names a dataset (a query in
+kam.gate.datasets) that is read into pandas and validated there. Each expectation is one named
+check of the run report; Data Docs of the validation are kept in the run's directory.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import warnings
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+from kam.gate.datasets import DATASETS, load_dataset
+from kam.paths import EXPECTATIONS_DIR
+from kam.runs import SAMPLE_ROWS, CheckResult
+
+
+def load_suites(directory: Path = EXPECTATIONS_DIR) -> list[dict[str, Any]]:
+    """Every suite file, checked for a known dataset and a check name per expectation."""
+    suites = []
+    for path in sorted(directory.glob("*.json")):
+        suite = json.loads(path.read_text(encoding="utf-8"))
+        if suite.get("dataset") not in DATASETS:
+            raise ValueError(f"{path.name}: unknown dataset {suite.get('dataset')!r}")
+        for expectation in suite["expectations"]:
+            if "check" not in expectation.get("meta", {}):
+                raise ValueError(f"{path.name}: {expectation['type']} has no meta.check name")
+        suites.append(suite)
+    return suites
+
+
+def _quiet_gx():
+    os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
+    warnings.filterwarnings("ignore", module="great_expectations")
+    logging.getLogger("great_expectations").setLevel(logging.ERROR)
+    import great_expectations as gx
+    from great_expectations.data_context.types.base import ProgressBarsConfig
+
+    return gx, ProgressBarsConfig
+
+
+def _sample(frame, indexes: list[Any]) -> list[dict[str, Any]]:
+    rows = frame.loc[list(indexes)[:SAMPLE_ROWS]]
+    return json.loads(rows.to_json(orient="records", date_format="iso", default_handler=str))
+
+
+def run_suites(
+    con: duckdb.DuckDBPyConnection, as_of: date, docs_dir: Path | None = None
+) -> list[CheckResult]:
+    """Validate every suite; one CheckResult per expectation."""
+    gx, progress_bars = _quiet_gx()
+    from great_expectations.expectations.expectation_configuration import (
+        ExpectationConfiguration,
+    )
+
+    if docs_dir is not None:
+        docs_dir.mkdir(parents=True, exist_ok=True)
+        context = gx.get_context(mode="file", project_root_dir=str(docs_dir))
+    else:
+        context = gx.get_context(mode="ephemeral")
+    context.variables.progress_bars = progress_bars(globally=False, metric_calculations=False)
+    source = context.data_sources.add_or_update_pandas("kam")
+    results: list[CheckResult] = []
+    validations = []
+    frames = {}
+    for suite_spec in load_suites():
+        dataset = suite_spec["dataset"]
+        if dataset not in frames:
+            frames[dataset] = load_dataset(con, dataset, as_of)
+        expectations = [
+            ExpectationConfiguration(
+                type=e["type"], kwargs=e["kwargs"], meta=e.get("meta", {})
+            ).to_domain_obj()
+            for e in suite_spec["expectations"]
+        ]
+        suite = context.suites.add_or_update(
+            gx.ExpectationSuite(name=suite_spec["name"], expectations=expectations)
+        )
+        asset = source.add_dataframe_asset(suite_spec["name"])
+        batch = asset.add_batch_definition_whole_dataframe("candidate")
+        validation = context.validation_definitions.add_or_update(
+            gx.ValidationDefinition(name=suite_spec["name"], data=batch, suite=suite)
+        )
+        actions = [gx.checkpoint.UpdateDataDocsAction(name="data_docs")] if docs_dir else []
+        checkpoint = context.checkpoints.add_or_update(
+            gx.Checkpoint(
+                name=suite_spec["name"],
+                validation_definitions=[validation],
+                actions=actions,
+                result_format="COMPLETE",
+            )
+        )
+        validations.append((checkpoint, frames[dataset], suite_spec))
+    for checkpoint, frame, suite_spec in validations:
+        run = checkpoint.run(batch_parameters={"dataframe": frame})
+        (outcome,) = run.run_results.values()
+        descriptions = {
+            e["meta"]["check"]: e["meta"].get("description", suite_spec["description"])
+            for e in suite_spec["expectations"]
+        }
+        for result in outcome.results:
+            meta = result.expectation_config.meta or {}
+            details = result.result or {}
+            indexes = details.get("unexpected_index_list") or []
+            results.append(
+                CheckResult(
+                    name=meta["check"],
+                    passed=bool(result.success),
+                    description=descriptions.get(meta["check"], ""),
+                    failing_count=int(
+                        details.get("unexpected_count") or (0 if result.success else 1)
+                    ),
+                    observed=details.get("observed_value"),
+                    samples=[] if result.success else _sample(frame, indexes),
+                )
+            )
+    return results

@@ -1,0 +1,142 @@
+"""A run of the pipeline: its id, as-of date, phase timings, check results and report."""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+from kam.home import Home
+
+SAMPLE_ROWS = 5
+
+
+@dataclass
+class CheckResult:
+    """One quality check: passed or failed, how many rows failed and a few of them."""
+
+    name: str
+    passed: bool
+    description: str = ""
+    failing_count: int = 0
+    observed: Any = None
+    samples: list[dict[str, Any]] = field(default_factory=list)
+    blocking: bool = True
+    note: str = ""
+
+
+@dataclass
+class Run:
+    home: Home
+    run_id: str
+    as_of: date
+    started_at: datetime
+    command: str
+    phases: dict[str, float] = field(default_factory=dict)
+    checks: list[CheckResult] = field(default_factory=list)
+    status: str = "running"  # running | published | gate_failed | failed | ok
+    message: str = ""
+    facts: dict[str, Any] = field(default_factory=dict)
+    build: Any = field(default=None, repr=False)  # the BuildResult of this run's build step
+
+    @property
+    def directory(self) -> Path:
+        return self.home.root / "runs" / self.run_id
+
+    @property
+    def failed_checks(self) -> list[CheckResult]:
+        return [c for c in self.checks if c.blocking and not c.passed]
+
+
+def new_run(home: Home, command: str, as_of: date | None = None) -> Run:
+    """A run with a new id (UTC time + random suffix: sortable and unique)."""
+    now = datetime.now(UTC)
+    run_id = f"{now:%Y%m%dT%H%M%SZ}-{secrets.token_hex(3)}"
+    return Run(home, run_id, as_of or now.date(), now, command)
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, date | datetime):
+        return value.isoformat()
+    if isinstance(value, Path):
+        return str(value)
+    return str(value)
+
+
+def report_document(run: Run) -> dict[str, Any]:
+    return {
+        "run_id": run.run_id,
+        "command": run.command,
+        "status": run.status,
+        "message": run.message,
+        "as_of": run.as_of.isoformat(),
+        "started_at": run.started_at.isoformat(timespec="seconds"),
+        "phases": {name: round(seconds, 2) for name, seconds in run.phases.items()},
+        "facts": run.facts,
+        "checks": [asdict(check) for check in run.checks],
+    }
+
+
+def _markdown(document: dict[str, Any]) -> str:
+    lines = [
+        f"# kam run {document['run_id']}",
+        "",
+        f"- command: `kam {document['command']}`",
+        f"- status: **{document['status']}** {document['message']}",
+        f"- as of: {document['as_of']}, started {document['started_at']}",
+        "",
+        "| phase | seconds |",
+        "|---|---:|",
+        *(f"| {name} | {seconds} |" for name, seconds in document["phases"].items()),
+        "",
+        "## Checks",
+        "",
+        "| check | result | failing rows | observed |",
+        "|---|---|---:|---|",
+    ]
+    for check in document["checks"]:
+        result = "passed" if check["passed"] else ("FAILED" if check["blocking"] else "warning")
+        lines.append(
+            f"| {check['name']} | {result} | {check['failing_count']} | {check['observed']} |"
+        )
+    for check in document["checks"]:
+        if check["passed"] or not check["samples"]:
+            continue
+        lines += ["", f"### {check['name']}: sample failing rows", ""]
+        columns = list(check["samples"][0])
+        lines.append("| " + " | ".join(columns) + " |")
+        lines.append("|" + "---|" * len(columns))
+        for row in check["samples"]:
+            lines.append("| " + " | ".join(str(row.get(c)) for c in columns) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def latest_report(home: Home, *, as_json: bool = False) -> str:
+    """The latest run's report (markdown, or the JSON document)."""
+    from kam.errors import KamError
+
+    latest = home.root / "runs" / "latest"
+    if not latest.exists():
+        raise KamError(f"no run has been recorded in {home.root} yet")
+    return (latest / ("report.json" if as_json else "report.md")).read_text(encoding="utf-8")
+
+
+def write_report(run: Run) -> Path:
+    """report.json and report.md in the run's directory; runs/latest points at it."""
+    run.directory.mkdir(parents=True, exist_ok=True)
+    document = report_document(run)
+    (run.directory / "report.json").write_text(
+        json.dumps(document, indent=2, ensure_ascii=False, default=_jsonable) + "\n",
+        encoding="utf-8",
+    )
+    (run.directory / "report.md").write_text(_markdown(document), encoding="utf-8")
+    latest = run.directory.parent / "latest"
+    temporary = run.directory.parent / f".latest-{run.run_id}"
+    temporary.unlink(missing_ok=True)
+    os.symlink(run.run_id, temporary)
+    os.replace(temporary, latest)
+    return run.directory / "report.md"
