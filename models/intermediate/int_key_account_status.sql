@@ -102,8 +102,14 @@ decided as (
 core as (
     select
         decided.*,
-        coalesce(decided.override_action, '') <> 'exclude'
-        and (decided.override_action = 'include' or (decided.final_class = 'A' and decided.eligible)) as core_listed
+        coalesce(
+            coalesce(decided.override_action, '') <> 'exclude'
+            and (
+                coalesce(decided.override_action, '') = 'include'
+                or (decided.final_class = 'A' and decided.eligible)
+            ),
+            false
+        ) as core_listed
     from decided
 ),
 
