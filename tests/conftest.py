@@ -42,6 +42,16 @@ def query(home: Path, sql: str, params: list | None = None) -> list[tuple]:
         con.close()
 
 
-@pytest.fixture
-def kam():
-    return run_kam
+AS_OF = "2026-01-15"  # with generated years 2021-2025, rating year 2025 is the latest closed
+
+
+@pytest.fixture(scope="session")
+def published_home(tmp_path_factory) -> Path:
+    """A generated home (500 customers), run once through the whole pipeline and published.
+
+    Tests that change it work on a copy (tests.helpers.copy_home).
+    """
+    home = tmp_path_factory.mktemp("published") / "home"
+    run_kam("generate", "--scale", "0.05", "--years", "2021-2025", home=home, check=True)
+    run_kam("run", "--as-of", AS_OF, home=home, check=True)
+    return home

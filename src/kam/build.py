@@ -127,7 +127,7 @@ def run_dbt(
     for node_result in getattr(outcome.result, "results", []) or []:
         node = node_result.node
         status = str(node_result.status)
-        if node.resource_type == "test":
+        if node.resource_type in ("test", "unit_test"):
             result.tests += 1
         else:
             result.models += 1

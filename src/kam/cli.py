@@ -210,8 +210,17 @@ def gate(home_path: str | None, as_of: str | None, accept_churn: bool) -> None:
 @_home_option
 @_as_of_option
 @_accept_churn_option
+@click.option(
+    "--postgres",
+    "postgres_dsn",
+    default=None,
+    metavar="DSN",
+    help="Also publish to this Postgres database (password from publish.postgres.password_env).",
+)
 @_handles_errors
-def publish(home_path: str | None, as_of: str | None, accept_churn: bool) -> None:
+def publish(
+    home_path: str | None, as_of: str | None, accept_churn: bool, postgres_dsn: str | None
+) -> None:
     """Gate the candidate build and, when every check passes, publish it atomically."""
     from kam.pipeline import parse_date, print_published, run_pipeline
 
@@ -220,6 +229,7 @@ def publish(home_path: str | None, as_of: str | None, accept_churn: bool) -> Non
         steps=("gate", "publish"),
         as_of=parse_date(as_of),
         accept_churn=accept_churn,
+        postgres_dsn=postgres_dsn,
         echo=click.echo,
     )
     print_published(run, click.echo)

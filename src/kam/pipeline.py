@@ -64,6 +64,7 @@ def run_pipeline(
     as_of: date | None = None,
     accept_churn: bool = False,
     sources: list[str] | None = None,
+    postgres_dsn: str | None = None,
     echo: Echo = print,
 ) -> Run:
     """Run some steps of ingest → build → gate → publish as one run with one report.
@@ -78,7 +79,7 @@ def run_pipeline(
     run = new_run(home, " ".join(steps), as_of)
     with home.lock():
         try:
-            _run_steps(config, run, steps, accept_churn, sources, echo)
+            _run_steps(config, run, steps, accept_churn, sources, postgres_dsn, echo)
         except KamError as error:
             run.status = "gate_failed" if isinstance(error, GateFailed) else "failed"
             run.message = str(error)
@@ -99,6 +100,7 @@ def _run_steps(
     steps: tuple[str, ...],
     accept_churn: bool,
     sources: list[str] | None,
+    postgres_dsn: str | None,
     echo: Echo,
 ) -> None:
     home = config.home
@@ -145,7 +147,7 @@ def _run_steps(
             raise ConfigError("publishing needs the gate in the same run")
         started = time.monotonic()
         rules = run.facts.get("rules_hash") or rules_hash(effective_rules(config.rules))
-        manifest = publish(config, run, rules_hash=rules, echo=echo)
+        manifest = publish(config, run, rules_hash=rules, postgres_dsn=postgres_dsn, echo=echo)
         run.phases["publish"] = time.monotonic() - started
         run.facts["published"] = {
             "duckdb": str(home.published_dir / "kam.duckdb"),

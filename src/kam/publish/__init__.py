@@ -24,6 +24,7 @@ import duckdb
 from kam.config import Config
 from kam.db import quote_literal
 from kam.gate.history import MARTS
+from kam.publish.postgres import load_new_schema, swap_in, target_from_config
 from kam.runs import Run
 from kam.version import code_version
 
@@ -124,8 +125,20 @@ def _swap_in(published: Path, staging: Path, run_id: str) -> None:
     os.replace(staging / "kam.duckdb", published / "kam.duckdb")
 
 
-def publish(config: Config, run: Run, *, rules_hash: str, echo: Echo = print) -> dict[str, Any]:
-    """Write and swap in a new published version; return its manifest."""
+def publish(
+    config: Config,
+    run: Run,
+    *,
+    rules_hash: str,
+    postgres_dsn: str | None = None,
+    echo: Echo = print,
+) -> dict[str, Any]:
+    """Write and swap in a new published version; return its manifest.
+
+    Everything is written first (staging file, Parquet, the Postgres schema); only then are
+    the served names swapped, so a failure before the swap leaves every target as it was.
+    """
+    target = target_from_config(config.publish, postgres_dsn)
     published = config.home.published_dir
     published.mkdir(parents=True, exist_ok=True)
     clean_staging(published)
@@ -159,11 +172,20 @@ def publish(config: Config, run: Run, *, rules_hash: str, echo: Echo = print) ->
             for check in run.checks
         },
     }
+    new_schema = None
+    if target is not None:
+        new_schema = load_new_schema(
+            target, staging / "kam.duckdb", run.run_id, staging / "postgres"
+        )
     _swap_in(published, staging, run.run_id)
     manifest_tmp = published / f".manifest-{run.run_id}.tmp"
     manifest_tmp.write_text(json.dumps(manifest, indent=2, default=str) + "\n", encoding="utf-8")
     os.replace(manifest_tmp, published / "manifest.json")
     shutil.rmtree(staging, ignore_errors=True)
     _prune_versions(published, run.run_id)
+    if target is not None and new_schema is not None:
+        swap_in(target, new_schema, run.run_id, echo)
+        manifest["postgres"] = {"schema": target.schema, "reader_role": target.reader_role}
+        echo(f"published to postgres schema {target.schema} ({target.dsn})")
     echo(f"published version {run.run_id}: {published / 'kam.duckdb'}")
     return manifest

@@ -1,0 +1,109 @@
+"""Helpers shared by the tests: copies of prepared homes, snapshots of published files,
+a throw-away PostgreSQL server."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+
+def copy_home(source: Path, target: Path) -> Path:
+    shutil.copytree(source, target, symlinks=True)
+    return target
+
+
+def snapshot(directory: Path) -> dict[str, str]:
+    """Every file (sha256) and symlink (its target) under a directory, by relative path."""
+    state = {}
+    for path in sorted(directory.rglob("*")):
+        relative = str(path.relative_to(directory))
+        if path.is_symlink():
+            state[relative] = "-> " + os.readlink(path)
+        elif path.is_file():
+            state[relative] = hashlib.sha256(path.read_bytes()).hexdigest()
+    return state
+
+
+def write_overrides(home: Path, rows: list[dict]) -> None:
+    header = "customer_id,rating_year,action,class,reason,approved_by,approved_on,expires_on"
+    lines = [header]
+    for row in rows:
+        lines.append(",".join(str(row.get(c, "")) for c in header.split(",")))
+    (home / "overrides.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def _pg_binary(name: str) -> str:
+    found = shutil.which(name)
+    if found:
+        return found
+    candidates = sorted(Path("/usr/lib/postgresql").glob(f"*/bin/{name}"))
+    if not candidates:
+        raise RuntimeError(f"PostgreSQL's {name} is not installed (.ci/run installs it)")
+    return str(candidates[-1])
+
+
+@contextmanager
+def postgres_server() -> Iterator[str]:
+    """A PostgreSQL server in a temporary directory on a free port; yields its DSN.
+
+    PostgreSQL refuses to run as root, so as root it runs as the `postgres` user.
+    """
+    as_postgres = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
+    data = Path(tempfile.mkdtemp(prefix="kam-pg-"))
+    if as_postgres:
+        shutil.chown(data, "postgres", "postgres")
+    port = _free_port()
+    subprocess.run(
+        [
+            *as_postgres,
+            _pg_binary("initdb"),
+            "-D",
+            str(data / "db"),
+            "-A",
+            "trust",
+            "-U",
+            "postgres",
+        ],
+        check=True,
+        capture_output=True,
+    )
+    options = f"-p {port} -k {data} -c listen_addresses=127.0.0.1 -c fsync=off"
+    subprocess.run(
+        [
+            *as_postgres,
+            _pg_binary("pg_ctl"),
+            "-D",
+            str(data / "db"),
+            "-o",
+            options,
+            "-w",
+            "-l",
+            str(data / "log"),
+            "start",
+        ],
+        check=True,
+        capture_output=True,
+    )
+    try:
+        yield f"postgresql://postgres@127.0.0.1:{port}/postgres"
+    finally:
+        subprocess.run(
+            [*as_postgres, _pg_binary("pg_ctl"), "-D", str(data / "db"), "-m", "immediate", "stop"],
+            capture_output=True,
+        )
+        time.sleep(0.2)
+        shutil.rmtree(data, ignore_errors=True)

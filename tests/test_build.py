@@ -1,0 +1,174 @@
+"""The dbt warehouse on generated exports, checked against figures computed from the raw
+exports another way (plain SQL over raw.*, Python arithmetic)."""
+
+from __future__ import annotations
+
+import csv
+from decimal import ROUND_HALF_UP, Decimal
+from pathlib import Path
+
+import yaml
+
+from tests.conftest import AS_OF, query, run_kam
+from tests.helpers import copy_home
+
+RATED_YEAR = 2025
+
+
+def _round_half_up(value: Decimal) -> int:
+    return int(value.quantize(Decimal(1), rounding=ROUND_HALF_UP))
+
+
+def test_class_counts_are_one_two_two_in_every_year(published_home):
+    years = query(
+        published_home,
+        "SELECT rating_year, count(*), count(*) FILTER (abc_class = 'A'), "
+        "count(*) FILTER (abc_class = 'B'), count(*) FILTER (abc_class = 'C') "
+        "FROM marts.customer_abc GROUP BY 1 ORDER BY 1",
+    )
+    assert [y[0] for y in years] == [2021, 2022, 2023, 2024, 2025]
+    for _, n, a, b, c in years:
+        assert a == _round_half_up(Decimal(n) / 5)
+        assert b == _round_half_up(Decimal(2 * n) / 5)
+        assert c == n - a - b
+
+
+def test_active_customers_are_those_with_a_positive_completed_line(published_home):
+    expected = query(
+        published_home,
+        "SELECT year(order_date), count(DISTINCT customer_id) FROM raw.orders "
+        "WHERE superseded_by IS NULL AND status = 'completed' AND quantity > 0 AND amount > 0 "
+        "GROUP BY 1 ORDER BY 1",
+    )
+    assert (
+        query(
+            published_home,
+            "SELECT rating_year, count(*) FROM marts.customer_abc GROUP BY 1 ORDER BY 1",
+        )
+        == expected
+    )
+
+
+def test_every_key_account_meets_the_eligibility_rules_from_raw_data(published_home):
+    """Collection rate, margin, CRM status and credit rating recomputed from raw.* directly."""
+    rows = query(
+        published_home,
+        """
+        WITH listed AS (SELECT customer_id FROM marts.key_accounts),
+        paid AS (SELECT customer_id, sum(amount) AS collections FROM raw.payments
+                 WHERE superseded_by IS NULL AND year(payment_date) = $year GROUP BY 1),
+        billed AS (SELECT customer_id, sum(amount) AS invoiced FROM raw.invoices
+                   WHERE superseded_by IS NULL AND year(invoice_date) = $year GROUP BY 1),
+        margin AS (SELECT customer_id,
+                          sum(CASE status WHEN 'completed' THEN amount - cost_amount
+                                          WHEN 'returned' THEN -abs(amount) + abs(cost_amount)
+                                          ELSE 0 END) AS gross_margin
+                   FROM raw.orders WHERE superseded_by IS NULL AND year(order_date) = $year
+                   GROUP BY 1),
+        profile AS (SELECT customer_id, status, credit_rating FROM raw.crm_accounts
+                    WHERE superseded_by IS NULL)
+        SELECT listed.customer_id, coalesce(collections, 0), invoiced, gross_margin,
+               profile.status, profile.credit_rating
+        FROM listed LEFT JOIN paid USING (customer_id) LEFT JOIN billed USING (customer_id)
+        LEFT JOIN margin USING (customer_id) LEFT JOIN profile USING (customer_id)
+        """,
+        {"year": RATED_YEAR},
+    )
+    assert len(rows) > 10
+    for customer, collections, invoiced, gross_margin, status, credit_rating in rows:
+        if invoiced:
+            assert collections >= Decimal("0.7") * invoiced, customer
+        assert gross_margin is None or gross_margin > 0, customer
+        assert status not in ("closed", "blacklisted"), customer
+        assert credit_rating != "D", customer
+
+
+def test_no_personal_contact_data_is_published(published_home):
+    columns = query(
+        published_home,
+        "SELECT table_name, column_name FROM duckdb_columns() WHERE schema_name = 'marts'",
+    )
+    for table, column in columns:
+        assert not any(word in column for word in ("phone", "email", "contact_", "电话", "邮箱")), (
+            table,
+            column,
+        )
+    # The CRM export carries contact columns; none of their values reaches a mart.
+    export = sorted((published_home / "inbox" / "crm_accounts").glob("*.csv"))[-1]
+    with open(export, encoding="utf-8") as handle:
+        reader = csv.DictReader(handle)
+        contacts = [
+            (row["联系电话"], row["电子邮箱"]) for row, _ in zip(reader, range(20), strict=False)
+        ]
+    text_columns = query(
+        published_home,
+        "SELECT table_name, column_name FROM duckdb_columns() "
+        "WHERE schema_name = 'marts' AND data_type = 'VARCHAR'",
+    )
+    for phone, email in contacts:
+        for table, column in text_columns:
+            assert query(
+                published_home,
+                f"SELECT count(*) FROM marts.{table} WHERE {column} IN (?, ?)",
+                [phone, email],
+            ) == [(0,)]
+
+
+def test_a_rule_from_kam_yml_changes_the_classes_and_the_rules_hash(published_home, tmp_path):
+    home = copy_home(published_home, tmp_path / "home")
+    before = query(home, "SELECT DISTINCT rules_hash FROM marts.customer_ratings")
+    config = yaml.safe_load((home / "kam.yml").read_text(encoding="utf-8"))
+    config["rules"] = {"abc_ratio": [1, 1, 3]}
+    (home / "kam.yml").write_text(yaml.safe_dump(config, allow_unicode=True), encoding="utf-8")
+    run_kam("build", "--as-of", AS_OF, home=home, check=True)
+    after = query(home, "SELECT DISTINCT rules_hash FROM marts.customer_ratings")
+    assert before != after and len(after) == 1
+    n, a, b = query(
+        home,
+        "SELECT count(*), count(*) FILTER (abc_class = 'A'), count(*) FILTER (abc_class = 'B') "
+        "FROM marts.customer_abc WHERE rating_year = 2025",
+    )[0]
+    assert (a, b) == (_round_half_up(Decimal(n) / 5), _round_half_up(Decimal(n) / 5))
+
+
+def test_an_unknown_rule_is_a_one_line_config_error(published_home, tmp_path):
+    home = copy_home(published_home, tmp_path / "home")
+    config = yaml.safe_load((home / "kam.yml").read_text(encoding="utf-8"))
+    config["rules"] = {"abc_ratios": [1, 2, 2]}
+    (home / "kam.yml").write_text(yaml.safe_dump(config, allow_unicode=True), encoding="utf-8")
+    done = run_kam("build", home=home)
+    assert done.returncode == 2
+    assert done.stderr.startswith("kam: kam.yml: rules.abc_ratios: unknown rule")
+
+
+def test_orders_only_mode_leaves_receivable_and_cost_metrics_null(tmp_path):
+    home = Path(tmp_path) / "home"
+    run_kam("generate", "--scale", "0.01", "--years", "2023-2025", home=home, check=True)
+    config = yaml.safe_load((home / "kam.yml").read_text(encoding="utf-8"))
+    config["sources"] = {"orders": config["sources"]["orders"]}
+    config["sources"]["orders"]["columns"] = {"cost_amount": {"value": None}}
+    (home / "kam.yml").write_text(yaml.safe_dump(config, allow_unicode=True), encoding="utf-8")
+    run_kam("ingest", home=home, check=True)
+    run_kam("build", "--as-of", AS_OF, home=home, check=True)
+    assert (
+        query(
+            home,
+            "SELECT count(*) FILTER (collections IS NOT NULL OR invoiced IS NOT NULL "
+            "OR gross_margin IS NOT NULL OR complaint_count IS NOT NULL OR dso_days IS NOT NULL), "
+            "count(*) FROM marts.customer_value",
+        )[0][0]
+        == 0
+    )
+    # Scale = revenue alone: the score is the percentile rank of revenue.
+    mismatches = query(
+        home,
+        """
+        SELECT count(*) FROM marts.customer_abc AS abc
+        JOIN (SELECT customer_id, rating_year,
+                     percent_rank() OVER (PARTITION BY rating_year ORDER BY revenue) AS pr
+              FROM marts.customer_value WHERE active) AS v USING (customer_id, rating_year)
+        WHERE abs(abc.score - v.pr) > 1e-12 OR abc.class_collections IS NOT NULL
+              OR abc.class_margin IS NOT NULL
+        """,
+    )
+    assert mismatches == [(0,)]

@@ -1,0 +1,180 @@
+"""PRODUCT.md section 5: nothing reaches BI unless every blocking check passes, and a
+publication is swapped in whole."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import duckdb
+import pytest
+import yaml
+
+from tests.conftest import AS_OF, query, run_kam
+from tests.helpers import copy_home, snapshot, write_overrides
+
+RATED_YEAR = 2025
+
+
+@pytest.fixture
+def home(published_home, tmp_path) -> Path:
+    return copy_home(published_home, tmp_path / "home")
+
+
+def _valid_override(customer_id: str, action: str, **extra) -> dict:
+    return {
+        "customer_id": customer_id,
+        "rating_year": RATED_YEAR,
+        "action": action,
+        "reason": "KAM committee decision",
+        "approved_by": "Li Wei",
+        "approved_on": "2026-01-10",
+        "expires_on": "2026-12-31",
+        **extra,
+    }
+
+
+def _assert_gate_blocks(home: Path, check: str, *args: str) -> None:
+    before = snapshot(home / "published")
+    done = run_kam("run", "--as-of", AS_OF, *args, home=home)
+    assert done.returncode == 1, done.stderr
+    error = [line for line in done.stderr.splitlines() if line.startswith("kam:")]
+    assert len(error) == 1 and check in error[0], done.stderr
+    assert snapshot(home / "published") == before
+    report = json.loads((home / "runs" / "latest" / "report.json").read_text(encoding="utf-8"))
+    failed = {c["name"]: c for c in report["checks"] if not c["passed"]}
+    assert check in failed
+    assert report["status"] == "gate_failed"
+    return failed[check]
+
+
+def test_the_first_run_publishes_a_complete_version(published_home):
+    published = published_home / "published"
+    manifest = json.loads((published / "manifest.json").read_text(encoding="utf-8"))
+    assert set(manifest) >= {
+        "run_id",
+        "published_at",
+        "as_of",
+        "rating_year",
+        "code_version",
+        "rules_hash",
+        "row_counts",
+        "files",
+        "checks",
+    }
+    assert manifest["rating_year"] == RATED_YEAR and manifest["as_of"] == AS_OF
+    assert all(check["passed"] for check in manifest["checks"].values())
+    files = {str(p.relative_to(published)) for p in published.rglob("*") if p.is_file()}
+    listed = set(manifest["files"])
+    assert "kam.duckdb" in listed and "parquet/key_accounts.parquet" in listed
+    for name, entry in manifest["files"].items():
+        assert (published / name).stat().st_size == entry["bytes"]
+    con = duckdb.connect(str(published / "kam.duckdb"), read_only=True)
+    try:
+        assert con.execute("SELECT run_id FROM meta.publication").fetchall() == [
+            (manifest["run_id"],)
+        ]
+        for relation, count in manifest["row_counts"].items():
+            assert con.execute(f"SELECT count(*) FROM {relation}").fetchone()[0] == count
+        parquet = published / "parquet" / "customer_value.parquet"
+        assert (
+            con.execute(f"SELECT count(*) FROM '{parquet}'").fetchone()[0]
+            == (manifest["row_counts"]["marts.customer_value"])
+        )
+    finally:
+        con.close()
+    assert not any(name.startswith(".staging") for name in files)
+
+
+def test_every_run_publishes_a_new_version(home):
+    first = json.loads((home / "published" / "manifest.json").read_text())["run_id"]
+    run_kam("run", "--as-of", AS_OF, home=home, check=True)
+    second = json.loads((home / "published" / "manifest.json").read_text())
+    assert second["run_id"] != first
+    assert (
+        second["row_counts"]
+        == json.loads((home / "published" / "manifest.json").read_text())["row_counts"]
+    )
+
+
+def test_an_ineligible_account_forced_onto_the_list_blocks(home):
+    (customer,) = query(
+        home,
+        "SELECT customer_id FROM marts.customer_ratings WHERE rating_year = ? AND NOT eligible "
+        "ORDER BY customer_id LIMIT 1",
+        [RATED_YEAR],
+    )[0]
+    write_overrides(home, [_valid_override(customer, "include")])
+    failed = _assert_gate_blocks(home, "listed_accounts_eligible")
+    assert failed["samples"][0]["customer_id"] == customer
+
+
+def test_a_blacklisted_account_on_the_list_blocks(home):
+    (customer,) = query(
+        home,
+        "SELECT r.customer_id FROM marts.customer_ratings AS r JOIN marts.dim_customers AS d "
+        "USING (customer_id) WHERE r.rating_year = ? AND d.account_status = 'blacklisted' "
+        "ORDER BY 1 LIMIT 1",
+        [RATED_YEAR],
+    )[0]
+    write_overrides(home, [_valid_override(customer, "include")])
+    failed = _assert_gate_blocks(home, "no_closed_or_blacklisted_listed")
+    assert failed["samples"][0]["customer_id"] == customer
+
+
+def test_an_override_without_approver_blocks(home):
+    (customer,) = query(home, "SELECT customer_id FROM marts.key_accounts LIMIT 1")[0]
+    write_overrides(home, [_valid_override(customer, "exclude", approved_by="")])
+    _assert_gate_blocks(home, "overrides_have_approver")
+
+
+def test_an_expired_override_blocks(home):
+    (customer,) = query(home, "SELECT customer_id FROM marts.key_accounts LIMIT 1")[0]
+    write_overrides(home, [_valid_override(customer, "exclude", expires_on="2025-12-31")])
+    _assert_gate_blocks(home, "overrides_not_expired")
+
+
+def test_churn_over_the_bound_blocks_unless_accepted(home):
+    listed = [
+        row[0] for row in query(home, "SELECT customer_id FROM marts.key_accounts ORDER BY 1")
+    ]
+    excluded = listed[: int(len(listed) * 0.45) + 1]  # 45% of the list leaves: churn > 40%
+    write_overrides(home, [_valid_override(c, "exclude") for c in excluded])
+    _assert_gate_blocks(home, "list_churn_within_bound")
+    run_kam("run", "--as-of", AS_OF, "--accept-churn", home=home, check=True)
+    assert query(home, "SELECT count(*) FROM marts.key_accounts")[0][0] == len(listed) - len(
+        excluded
+    )
+
+
+def test_stale_data_blocks(home):
+    config = yaml.safe_load((home / "kam.yml").read_text(encoding="utf-8"))
+    config["gate"] = {"max_data_age_days": 7}  # data end 2025-12-31, as of 2026-01-15
+    (home / "kam.yml").write_text(yaml.safe_dump(config, allow_unicode=True), encoding="utf-8")
+    failed = _assert_gate_blocks(home, "data_freshness")
+    assert "15 days" in failed["samples"][0]["problem"]
+
+
+def test_a_mart_total_off_by_a_cent_blocks(home):
+    # The build recomputes the marts, so the fault is planted between build and publish.
+    run_kam("build", "--as-of", AS_OF, home=home, check=True)
+    con = duckdb.connect(str(home / "warehouse" / "kam.duckdb"))
+    con.execute(
+        "UPDATE marts.customer_value SET revenue = revenue + 0.01 WHERE rowid = "
+        "(SELECT min(rowid) FROM marts.customer_value)"
+    )
+    con.close()
+    before = snapshot(home / "published")
+    done = run_kam("publish", "--as-of", AS_OF, home=home)
+    assert done.returncode == 1 and "revenue_reconciles" in done.stderr
+    assert snapshot(home / "published") == before
+
+
+def test_a_killed_run_leaves_staging_that_the_next_run_removes(home):
+    published = home / "published"
+    leftover = published / ".staging-20260101T000000Z-dead00"
+    leftover.mkdir()
+    (leftover / "kam.duckdb").write_bytes(b"half written")
+    (published / ".parquet-x.tmp").symlink_to("versions/none")
+    run_kam("run", "--as-of", AS_OF, home=home, check=True)
+    assert not leftover.exists() and not (published / ".parquet-x.tmp").is_symlink()
