@@ -277,7 +277,13 @@ def status(home_path: str | None, as_json: bool) -> None:
 
 
 @cli.command()
-@_home_option
+@click.option(
+    "--home",
+    "home_path",
+    default=None,
+    metavar="DIR",
+    help="Where to build the demo home (default: a new temporary directory; KAM_HOME is ignored).",
+)
 @click.option("--scale", default=0.05, show_default=True, type=float)
 @_handles_errors
 def demo(home_path: str | None, scale: float) -> None:

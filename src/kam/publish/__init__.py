@@ -10,7 +10,6 @@ Layout of <home>/published/ (readers only ever open these names):
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import shutil
@@ -24,20 +23,13 @@ import duckdb
 from kam.config import Config
 from kam.db import quote_literal
 from kam.gate.history import MARTS
+from kam.ingest.files import sha256_of
 from kam.publish.postgres import load_new_schema, swap_in, target_from_config
 from kam.runs import Run
 from kam.version import code_version
 
 Echo = Callable[[str], None]
 KEEP_VERSIONS = 3
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        while chunk := handle.read(4 * 1024 * 1024):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def clean_staging(published_dir: Path) -> None:
@@ -160,7 +152,7 @@ def publish(
         "data_through": run.facts.get("data_through"),
         "row_counts": counts,
         "files": {
-            name: {"sha256": _sha256(path), "bytes": path.stat().st_size}
+            name: {"sha256": sha256_of(path), "bytes": path.stat().st_size}
             for name, path in files.items()
         },
         "checks": {
