@@ -1,5 +1,6 @@
 -- Year-over-year movement on the key-account list: entered, left, promoted, demoted, kept,
 -- with the metrics that drove it. A customer that left may have no row in the later year.
+-- The lists compared are the frozen ones of rated years (kam rerate), else the computed ones.
 with status as (
     select * from {{ ref('int_key_account_status') }}
 ),
@@ -15,9 +16,8 @@ years as (
 listed as (
     select
         *,
-        case when computed_level = 'strategic' then 2 else 1 end as level_order
-    from status
-    where list_status is not null
+        case when level = 'strategic' then 2 else 1 end as level_order
+    from {{ ref('int_key_account_lists') }}
 ),
 
 pairs as (
@@ -26,8 +26,8 @@ pairs as (
         coalesce(current_year.rating_year, previous_year.rating_year + 1) as rating_year,
         previous_year.list_status as previous_list_status,
         current_year.list_status,
-        previous_year.computed_level as previous_level,
-        current_year.computed_level as level,
+        previous_year.level as previous_level,
+        current_year.level,
         previous_year.level_order as previous_level_order,
         current_year.level_order
     from listed as current_year

@@ -113,13 +113,29 @@ core as (
     from decided
 ),
 
+-- Last year's list is the frozen one where that year was rated (kam rerate), else computed.
+frozen as (
+    select * from {{ ref('stg_ratings__approved') }}
+),
+
+frozen_years as (
+    select distinct rating_year from frozen
+),
+
 with_previous as (
     select
         core.*,
-        coalesce(previous.core_listed, false) as previously_core_listed
+        case
+            when frozen_years.rating_year is not null
+                then coalesce(frozen.list_status = 'listed', false)
+            else coalesce(previous.core_listed, false)
+        end as previously_core_listed
     from core
     left join core as previous
         on core.customer_id = previous.customer_id and core.rating_year = previous.rating_year + 1
+    left join frozen_years on core.rating_year = frozen_years.rating_year + 1
+    left join frozen
+        on core.customer_id = frozen.customer_id and core.rating_year = frozen.rating_year + 1
 )
 
 select

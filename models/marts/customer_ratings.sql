@@ -1,80 +1,56 @@
--- The rating of every customer for the latest closed rating year (the year ending before the
--- run's as-of date), as computed now. `kam rerate` freezes these rows per year.
-with status as (
-    select * from {{ ref('int_key_account_status') }}
+-- Customer ratings (客户评级): the frozen, approved annual ratings of every rated year
+-- (kam rerate, 年度重新评级). Before any year has been rated, the rating of the latest closed
+-- year as computed by this run stands in (rating_status 'computed', no approver).
+with approved as (
+    select * from {{ ref('stg_ratings__approved') }}
 ),
 
-changes as (
-    select * from {{ ref('int_key_account_changes') }}
+computed as (
+    select * from {{ ref('int_customer_ratings_computed') }}
 ),
 
 closed_year as (
     select max(rating_year) as rating_year
     from {{ ref('int_customer_years') }}
     where year_end < {{ as_of_date() }}
-),
-
-rated as (
-    select status.*
-    from status
-    inner join closed_year on status.rating_year = closed_year.rating_year
-),
-
-left_the_list as (
-    select
-        changes.customer_id,
-        changes.rating_year
-    from changes
-    inner join closed_year on changes.rating_year = closed_year.rating_year
-    where changes.change = 'left'
-        and not exists (
-            select 1 from rated
-            where rated.customer_id = changes.customer_id
-        )
-),
-
-all_rated as (
-    select
-        customer_id,
-        rating_year,
-        computed_class,
-        eligible,
-        computed_level,
-        final_class,
-        list_status,
-        override_id,
-        rank
-    from rated
-    union all
-    select
-        customer_id,
-        rating_year,
-        null as computed_class,
-        null as eligible,
-        null as computed_level,
-        null as final_class,
-        null as list_status,
-        null as override_id,
-        null as rank
-    from left_the_list
 )
 
 select
-    all_rated.customer_id,
-    all_rated.rating_year,
-    all_rated.computed_class,
-    all_rated.eligible,
-    all_rated.computed_level,
-    all_rated.final_class,
-    all_rated.list_status,
-    case when all_rated.list_status is not null then all_rated.computed_level end as level,
-    all_rated.override_id,
-    changes.change,
-    all_rated.rank,
+    customer_id,
+    rating_year,
+    computed_class,
+    eligible,
+    computed_level,
+    final_class,
+    list_status,
+    level,
+    override_id,
+    change,
+    rank,
+    run_id,
+    rules_hash,
+    approved_by,
+    approved_at,
+    'approved' as rating_status
+from approved
+union all
+select
+    computed.customer_id,
+    computed.rating_year,
+    computed.computed_class,
+    computed.eligible,
+    computed.computed_level,
+    computed.final_class,
+    computed.list_status,
+    computed.level,
+    computed.override_id,
+    computed.change,
+    computed.rank,
     cast('{{ var("run_id", "adhoc") }}' as varchar) as run_id,
     cast('{{ var("rules_hash", "") }}' as varchar) as rules_hash,
     cast(null as varchar) as approved_by,
-    cast(null as timestamp) as approved_at
-from all_rated
-left join changes
-    on all_rated.customer_id = changes.customer_id and all_rated.rating_year = changes.rating_year
+    cast(null as timestamp) as approved_at,
+    'computed' as rating_status
+from computed
+inner join closed_year on computed.rating_year = closed_year.rating_year
+where not exists (select 1 from approved)

@@ -32,6 +32,7 @@ latest_class as (
 
 ratings as (
     select * from {{ ref('customer_ratings') }}
+    where rating_year = (select max(latest.rating_year) from {{ ref('customer_ratings') }} as latest)
 )
 
 select

@@ -1,7 +1,11 @@
 -- The key-account list (大客户清单) of the latest rated year, with its metrics and risk flag.
 with ratings as (
     select * from {{ ref('customer_ratings') }}
-    where list_status is not null
+    where
+        list_status is not null
+        and rating_year = (
+            select max(latest.rating_year) from {{ ref('customer_ratings') }} as latest
+        )
 ),
 
 measured as (

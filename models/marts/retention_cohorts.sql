@@ -64,7 +64,7 @@ segmented as (
         cast({{ fiscal_year_start('rating_year') }} as date) as cohort,
         'key_accounts' as segment,
         true as tracks_listing
-    from {{ ref('int_key_account_status') }}
+    from {{ ref('int_key_account_lists') }}
     where list_status is not null
 ),
 
@@ -105,7 +105,7 @@ measured as (
             offsets.cohort_grain = periods.cohort_grain
             and offsets.customer_id = periods.customer_id
             and offsets.period_start = periods.period_start
-    left join {{ ref('int_key_account_status') }} as status
+    left join {{ ref('int_key_account_lists') }} as status
         on
             offsets.tracks_listing
             and offsets.customer_id = status.customer_id

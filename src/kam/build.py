@@ -140,11 +140,16 @@ def run_dbt(
 
 
 def run_build(
-    config: Config, *, run_vars: dict[str, Any] | None = None, echo: Echo = print
+    config: Config,
+    *,
+    run_vars: dict[str, Any] | None = None,
+    select: str | None = None,
+    echo: Echo = print,
 ) -> BuildResult:
-    """dbt build (models and tests); failing nodes are listed in the result."""
+    """dbt build (models and tests, or those selected); failing nodes are listed in the result."""
     prepare_warehouse(config)
-    result = run_dbt(config, ["build"], run_vars=run_vars, echo=echo)
+    command = ["build", "--select", select] if select else ["build"]
+    result = run_dbt(config, command, run_vars=run_vars, echo=echo)
     log = config.home.logs_dir / "dbt.log"
     echo(
         f"build: {result.models} models, {result.tests} tests, {len(result.failures)} failed "

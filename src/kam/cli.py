@@ -252,6 +252,48 @@ def run_command(home_path: str | None, as_of: str | None, accept_churn: bool) ->
 
 @cli.command()
 @_home_option
+@click.option("--year", "year", type=int, required=True, help="The closed rating year to rate.")
+@click.option(
+    "--force",
+    is_flag=True,
+    help="Re-rate a year already rated (the old run is recorded as superseded).",
+)
+@click.option(
+    "--approved-by",
+    "approved_by",
+    default=None,
+    metavar="NAME",
+    help="Approve the rating (publishes it); without it the rating is stored pending.",
+)
+@_as_of_option
+@_accept_churn_option
+@_handles_errors
+def rerate(
+    home_path: str | None,
+    year: int,
+    force: bool,
+    approved_by: str | None,
+    as_of: str | None,
+    accept_churn: bool,
+) -> None:
+    """Annual re-rating: freeze every customer's rating for a closed year."""
+    from kam.pipeline import parse_date, print_published
+    from kam.rerate import run_rerate
+
+    run = run_rerate(
+        Home.resolve(home_path),
+        year=year,
+        force=force,
+        approved_by=approved_by,
+        as_of=parse_date(as_of),
+        accept_churn=accept_churn,
+        echo=click.echo,
+    )
+    print_published(run, click.echo)
+
+
+@cli.command()
+@_home_option
 @click.option("--json", "as_json", is_flag=True, help="The report as JSON.")
 @_handles_errors
 def report(home_path: str | None, as_json: bool) -> None:

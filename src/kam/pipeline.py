@@ -1,14 +1,20 @@
-"""The pipeline steps, shared by the CLI and the Airflow DAGs: each takes the home lock."""
+"""The pipeline steps, shared by the CLI and the Airflow DAGs.
+
+A run holds the home's lock from its first step to its last and always ends with a report in
+runs/<run_id>/; nothing is published unless the gate ran in the same run and passed.
+"""
 
 from __future__ import annotations
 
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
+from typing import Any
 
-from kam.build import BuildResult, run_build
+from kam.build import run_build
 from kam.config import Config, load_config
 from kam.errors import ConfigError, GateFailed, InputError, KamError
 from kam.gate import dbt_results_check, run_gate
@@ -19,6 +25,16 @@ from kam.rules import effective_rules, rules_hash
 from kam.runs import Run, new_run, write_report
 
 Echo = Callable[[str], None]
+STEPS = ("ingest", "build", "gate", "publish")
+
+
+def parse_date(text: str | None) -> date | None:
+    if text is None:
+        return None
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise ConfigError(f"--as-of {text}: expected a date like 2026-01-15") from None
 
 
 def _describe(batch: BatchResult) -> str:
@@ -34,27 +50,94 @@ def _describe(batch: BatchResult) -> str:
     return f"{batch.source:15} {batch.file_name:32} REJECTED {batch.message}"
 
 
-def run_ingest(home: Home, *, sources: list[str] | None = None, echo: Echo = print) -> Run:
+@contextmanager
+def recorded_run(home: Home, command: str, as_of: date | None, echo: Echo) -> Iterator[Run]:
+    """A run under the home lock whose report is written however it ends."""
+    run = new_run(home, command, as_of)
+    with home.lock():
+        try:
+            yield run
+            if run.status == "running":
+                run.status = "ok"
+        except KamError as error:
+            run.status = "gate_failed" if isinstance(error, GateFailed) else "failed"
+            run.message = str(error)
+            raise
+        except BaseException as error:
+            run.status = "failed"
+            run.message = f"{type(error).__name__}: {error}"
+            raise
+        finally:
+            report = write_report(run)
+            echo(f"report: {report}")
+
+
+def ingest_step(config: Config, run: Run, sources: list[str] | None, echo: Echo) -> None:
     """Load the inbox; after loading the rest, raise InputError (exit 2) naming rejected files."""
-    return run_pipeline(home, steps=("ingest",), sources=sources, echo=echo)
+    started = time.monotonic()
+    result = ingest(config, sources=sources, progress=lambda b: echo(_describe(b)))
+    run.phases["ingest"] = time.monotonic() - started
+    for name in result.unmatched:
+        echo(f"{name:15} no file matches {', '.join(config.sources[name].paths)}")
+    counts = {status: result.count(status) for status in ("loaded", "skipped", "rejected")}
+    run.facts["batches"] = counts
+    echo(
+        f"ingest: {counts['loaded']} loaded, {counts['skipped']} skipped, "
+        f"{counts['rejected']} rejected"
+    )
+    if result.rejected:
+        names = "; ".join(b.message or b.file_name for b in result.rejected)
+        raise InputError(f"{len(result.rejected)} file(s) rejected: {names}")
 
 
-def run_build_step(home: Home, *, as_of: str | None = None, echo: Echo = print) -> BuildResult:
-    """dbt build on the home's warehouse under the home lock."""
-    run = run_pipeline(home, steps=("build",), as_of=parse_date(as_of), echo=echo)
-    return run.build
+def build_step(
+    config: Config,
+    run: Run,
+    echo: Echo,
+    *,
+    select: str | None = None,
+    extra_vars: dict[str, Any] | None = None,
+) -> None:
+    """dbt build (or the part of it downstream of `select`); a failing node fails the run."""
+    started = time.monotonic()
+    run_vars = {"as_of_date": run.as_of.isoformat(), "run_id": run.run_id, **(extra_vars or {})}
+    build = run_build(config, run_vars=run_vars, select=select, echo=echo)
+    run.phases["build"] = run.phases.get("build", 0.0) + time.monotonic() - started
+    run.build = build
+    run.facts["rules_hash"] = build.rules_hash
+    if build.failures:
+        run.checks.append(dbt_results_check(config.home.work_dir / "dbt-target"))
+        raise GateFailed(
+            f"build failed: {'; '.join(build.failures)} (log: {config.home.logs_dir / 'dbt.log'})"
+        )
 
 
-def parse_date(text: str | None) -> date | None:
-    if text is None:
-        return None
-    try:
-        return date.fromisoformat(text)
-    except ValueError:
-        raise ConfigError(f"--as-of {text}: expected a date like 2026-01-15") from None
+def gate_step(config: Config, run: Run, accept_churn: bool, echo: Echo) -> None:
+    """Every blocking check; GateFailed (exit 1) naming the failed ones."""
+    started = time.monotonic()
+    checks = run_gate(config, run, accept_churn=accept_churn, echo=echo)
+    run.phases["gate"] = time.monotonic() - started
+    failed = [c.name for c in checks if c.blocking and not c.passed]
+    if failed:
+        raise GateFailed(
+            f"gate failed, nothing published: {', '.join(failed)} "
+            f"(report: {run.directory / 'report.md'})"
+        )
 
 
-STEPS = ("ingest", "build", "gate", "publish")
+def publish_step(config: Config, run: Run, postgres_dsn: str | None, echo: Echo) -> None:
+    started = time.monotonic()
+    rules = run.facts.get("rules_hash") or rules_hash(effective_rules(config.rules))
+    manifest = publish(config, run, rules_hash=rules, postgres_dsn=postgres_dsn, echo=echo)
+    run.phases["publish"] = time.monotonic() - started
+    published = config.home.published_dir
+    run.facts["published"] = {
+        "duckdb": str(published / "kam.duckdb"),
+        "parquet": str(published / "parquet"),
+        "manifest": str(published / "manifest.json"),
+        "rating_year": manifest["rating_year"],
+    }
+    run.status = "published"
 
 
 def run_pipeline(
@@ -67,97 +150,34 @@ def run_pipeline(
     postgres_dsn: str | None = None,
     echo: Echo = print,
 ) -> Run:
-    """Run some steps of ingest → build → gate → publish as one run with one report.
-
-    Nothing is published unless the gate ran in the same run and every blocking check passed.
-    """
+    """Run some steps of ingest → build → gate → publish as one run with one report."""
     config = load_config(home)
     if sources:
         unknown = sorted(set(sources) - set(config.sources))
         if unknown:
             raise InputError(f"--source {', '.join(unknown)}: not configured in {home.config_path}")
-    run = new_run(home, " ".join(steps), as_of)
-    with home.lock():
-        try:
-            _run_steps(config, run, steps, accept_churn, sources, postgres_dsn, echo)
-        except KamError as error:
-            run.status = "gate_failed" if isinstance(error, GateFailed) else "failed"
-            run.message = str(error)
-            raise
-        except BaseException as error:
-            run.status = "failed"
-            run.message = f"{type(error).__name__}: {error}"
-            raise
-        finally:
-            report = write_report(run)
-            echo(f"report: {report}")
+    if "publish" in steps and "gate" not in steps:
+        raise ConfigError("publishing needs the gate in the same run")
+    with recorded_run(home, " ".join(steps), as_of, echo) as run:
+        if "ingest" in steps:
+            ingest_step(config, run, sources, echo)
+        if "build" in steps:
+            build_step(config, run, echo)
+        if "gate" in steps:
+            gate_step(config, run, accept_churn, echo)
+        if "publish" in steps:
+            publish_step(config, run, postgres_dsn, echo)
     return run
 
 
-def _run_steps(
-    config: Config,
-    run: Run,
-    steps: tuple[str, ...],
-    accept_churn: bool,
-    sources: list[str] | None,
-    postgres_dsn: str | None,
-    echo: Echo,
-) -> None:
-    home = config.home
-    if "ingest" in steps:
-        started = time.monotonic()
-        result = ingest(config, sources=sources, progress=lambda b: echo(_describe(b)))
-        run.phases["ingest"] = time.monotonic() - started
-        for name in result.unmatched:
-            echo(f"{name:15} no file matches {', '.join(config.sources[name].paths)}")
-        run.facts["batches"] = {
-            status: result.count(status) for status in ("loaded", "skipped", "rejected")
-        }
-        echo(
-            f"ingest: {result.count('loaded')} loaded, {result.count('skipped')} skipped, "
-            f"{result.count('rejected')} rejected"
-        )
-        if result.rejected:
-            names = "; ".join(b.message or b.file_name for b in result.rejected)
-            raise InputError(f"{len(result.rejected)} file(s) rejected: {names}")
-    if "build" in steps:
-        started = time.monotonic()
-        run_vars = {"as_of_date": run.as_of.isoformat(), "run_id": run.run_id}
-        build = run_build(config, run_vars=run_vars, echo=echo)
-        run.phases["build"] = time.monotonic() - started
-        run.build = build
-        run.facts["rules_hash"] = build.rules_hash
-        if build.failures:
-            run.checks.append(dbt_results_check(home.work_dir / "dbt-target"))
-            raise GateFailed(
-                f"build failed: {'; '.join(build.failures)} (log: {home.logs_dir / 'dbt.log'})"
-            )
-    if "gate" in steps:
-        started = time.monotonic()
-        checks = run_gate(config, run, accept_churn=accept_churn, echo=echo)
-        run.phases["gate"] = time.monotonic() - started
-        failed = [c.name for c in checks if c.blocking and not c.passed]
-        if failed:
-            raise GateFailed(
-                f"gate failed, nothing published: {', '.join(failed)} "
-                f"(report: {run.directory / 'report.md'})"
-            )
-    if "publish" in steps:
-        if "gate" not in steps:
-            raise ConfigError("publishing needs the gate in the same run")
-        started = time.monotonic()
-        rules = run.facts.get("rules_hash") or rules_hash(effective_rules(config.rules))
-        manifest = publish(config, run, rules_hash=rules, postgres_dsn=postgres_dsn, echo=echo)
-        run.phases["publish"] = time.monotonic() - started
-        run.facts["published"] = {
-            "duckdb": str(home.published_dir / "kam.duckdb"),
-            "parquet": str(home.published_dir / "parquet"),
-            "manifest": str(home.published_dir / "manifest.json"),
-            "rating_year": manifest["rating_year"],
-        }
-        run.status = "published"
-    else:
-        run.status = "ok"
+def run_ingest(home: Home, *, sources: list[str] | None = None, echo: Echo = print) -> Run:
+    """`kam ingest`: load the inbox as a run of its own."""
+    return run_pipeline(home, steps=("ingest",), sources=sources, echo=echo)
+
+
+def run_build_step(home: Home, *, as_of: str | None = None, echo: Echo = print) -> Run:
+    """`kam build`: dbt build on the home's warehouse as a run of its own."""
+    return run_pipeline(home, steps=("build",), as_of=parse_date(as_of), echo=echo)
 
 
 def print_published(run: Run, echo: Echo) -> None:

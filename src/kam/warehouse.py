@@ -1,4 +1,8 @@
-"""The warehouse's raw layer: one table per source, the batch log and the quarantine."""
+"""Tables kam itself owns in the warehouse (dbt never rebuilds them).
+
+raw.*: one table per source, the batch log, the quarantine and the override register.
+ratings.*: the frozen annual ratings written by `kam rerate`.
+"""
 
 from __future__ import annotations
 
@@ -43,6 +47,41 @@ OVERRIDE_COLUMNS = (
 )
 
 
+# Frozen annual ratings (`kam rerate`): never rebuilt by dbt, only appended to.
+RATING_RUN_COLUMNS = (
+    ("run_id", "VARCHAR NOT NULL"),
+    ("rating_year", "INTEGER NOT NULL"),
+    ("as_of", "DATE NOT NULL"),
+    ("rules_hash", "VARCHAR NOT NULL"),
+    ("status", "VARCHAR NOT NULL"),  # pending | approved | superseded
+    ("created_at", "TIMESTAMP NOT NULL"),
+    ("approved_by", "VARCHAR"),
+    ("approved_at", "TIMESTAMP"),
+    ("supersedes_run_id", "VARCHAR"),
+    ("superseded_by_run_id", "VARCHAR"),
+    ("data_through", "DATE"),
+)
+FROZEN_RATING_COLUMNS = (
+    ("run_id", "VARCHAR NOT NULL"),
+    ("customer_id", "VARCHAR NOT NULL"),
+    ("rating_year", "INTEGER NOT NULL"),
+    ("computed_class", "VARCHAR"),
+    ("eligible", "BOOLEAN"),
+    ("computed_level", "VARCHAR"),
+    ("final_class", "VARCHAR"),
+    ("list_status", "VARCHAR"),
+    ("level", "VARCHAR"),
+    ("override_id", "VARCHAR"),
+    ("change", "VARCHAR"),
+    ("rank", "BIGINT"),
+    ("revenue", "DECIMAL(38,6)"),
+    ("gross_margin", "DECIMAL(38,6)"),
+    ("collections", "DECIMAL(38,6)"),
+    ("collection_rate", "DOUBLE"),
+    ("driver", "VARCHAR"),
+)
+
+
 def raw_columns(source: Source) -> list[tuple[str, str]]:
     """Columns of raw.<source>: batch bookkeeping around the canonical columns."""
     return [
@@ -59,7 +98,7 @@ def _create_table(name: str, columns: list[tuple[str, str]] | tuple) -> str:
 
 
 def create_raw_schema(con: duckdb.DuckDBPyConnection) -> None:
-    """Create the raw layer if it is not there yet (every source, loaded or not)."""
+    """Create kam's own tables if they are not there yet (every source, loaded or not)."""
     statements = [
         "CREATE SCHEMA IF NOT EXISTS raw;",
         _create_table("raw.batches", BATCH_COLUMNS),
@@ -77,4 +116,7 @@ def create_raw_schema(con: duckdb.DuckDBPyConnection) -> None:
     ]
     statements += [_create_table(f"raw.{s.name}", raw_columns(s)) for s in SOURCES.values()]
     statements.append(_create_table("raw.overrides", OVERRIDE_COLUMNS))
+    statements.append("CREATE SCHEMA IF NOT EXISTS ratings;")
+    statements.append(_create_table("ratings.rating_runs", RATING_RUN_COLUMNS))
+    statements.append(_create_table("ratings.customer_ratings", FROZEN_RATING_COLUMNS))
     con.execute("\n".join(statements))

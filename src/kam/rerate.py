@@ -1,0 +1,229 @@
+"""`kam rerate`: the annual re-rating (年度重新评级) — freeze one closed year's ratings.
+
+Every customer is rated for the closed rating year with the rules in force, and the rows are
+appended to ratings.customer_ratings under the run's id: later data never changes them. A
+rating without an approver is stored as pending and nothing is published; approving a pending
+rating publishes it without recomputing. A year already rated is re-rated only with --force,
+which records the run it supersedes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+
+import duckdb
+
+from kam.config import Config, load_config
+from kam.db import connect
+from kam.errors import ConfigError, KamError
+from kam.home import Home
+from kam.pipeline import build_step, gate_step, publish_step, recorded_run
+from kam.rules import effective_rules
+from kam.runs import Run
+from kam.warehouse import FROZEN_RATING_COLUMNS
+
+Echo = Callable[[str], None]
+# Downstream of the frozen ratings: what a new or approved rating changes in the marts.
+FROZEN_SELECTION = "stg_ratings__approved+"
+
+
+@dataclass(frozen=True)
+class RatingState:
+    """The rating runs of one year that are in force (pending or approved)."""
+
+    approved: tuple | None
+    pending: tuple | None
+
+
+def fiscal_year_end(config: Config, year: int) -> date:
+    """The last day of a rating year (named by the calendar year it starts in)."""
+    start_month = int(effective_rules(config.rules)["fiscal_year_start_month"])
+    return date(year + 1, start_month, 1) - timedelta(days=1)
+
+
+def _state(config: Config, year: int) -> RatingState:
+    if not config.home.warehouse_path.exists():
+        raise KamError(f"nothing has been loaded in {config.home.root}: run kam ingest first")
+    # Read-only: a refused re-rating must leave the warehouse file byte-identical.
+    con = duckdb.connect(str(config.home.warehouse_path), read_only=True)
+    try:
+        exists = con.execute(
+            "SELECT count(*) FROM duckdb_tables() "
+            "WHERE schema_name = 'ratings' AND table_name = 'rating_runs'"
+        ).fetchone()[0]
+        rows = (
+            con.execute(
+                "SELECT run_id, status, approved_by, approved_at, created_at "
+                "FROM ratings.rating_runs WHERE rating_year = ? "
+                "AND status IN ('pending', 'approved') ORDER BY created_at DESC",
+                [year],
+            ).fetchall()
+            if exists
+            else []
+        )
+    finally:
+        con.close()
+    approved = next((r for r in rows if r[1] == "approved"), None)
+    pending = next((r for r in rows if r[1] == "pending"), None)
+    return RatingState(approved, pending)
+
+
+def _freeze(config: Config, run: Run, year: int, supersedes: list[str]) -> int:
+    """Append the year's computed ratings under this run, pending approval."""
+    columns = [name for name, _ in FROZEN_RATING_COLUMNS if name != "run_id"]
+    now = datetime.now(UTC).replace(tzinfo=None)
+    con = connect(config.home.warehouse_path, config.duckdb)
+    try:
+        con.execute("BEGIN TRANSACTION")
+        con.execute(
+            f"INSERT INTO ratings.customer_ratings (run_id, {', '.join(columns)}) "
+            f"SELECT ?, {', '.join(columns)} FROM intermediate.int_customer_ratings_computed "
+            "WHERE rating_year = ?",
+            [run.run_id, year],
+        )
+        rated = con.execute(
+            "SELECT count(*) FROM ratings.customer_ratings WHERE run_id = ?", [run.run_id]
+        ).fetchone()[0]
+        if not rated:
+            raise KamError(f"rating year {year} has no customer with orders, invoices or payments")
+        data_through = con.execute(
+            "SELECT max(order_date) FROM raw.orders WHERE superseded_by IS NULL"
+        ).fetchone()[0]
+        con.execute(
+            "INSERT INTO ratings.rating_runs (run_id, rating_year, as_of, rules_hash, status, "
+            "created_at, approved_by, approved_at, supersedes_run_id, data_through) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [
+                run.run_id,
+                year,
+                run.as_of,
+                run.facts["rules_hash"],
+                "pending",
+                now,
+                None,
+                None,
+                supersedes[-1] if supersedes else None,
+                data_through,
+            ],
+        )
+        # Pending runs of the year are replaced at once; an approved one only on approval.
+        con.execute(
+            "UPDATE ratings.rating_runs SET status = 'superseded', superseded_by_run_id = ? "
+            "WHERE rating_year = ? AND status = 'pending' AND run_id <> ?",
+            [run.run_id, year, run.run_id],
+        )
+        con.execute("COMMIT")
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+    finally:
+        con.close()
+    return rated
+
+
+def _approve(
+    config: Config, run_id: str, approved_by: str, approved_at: datetime, supersedes: list[str]
+) -> None:
+    """Record the approval; the runs the approved one replaces become superseded."""
+    con = connect(config.home.warehouse_path, config.duckdb)
+    try:
+        con.execute("BEGIN TRANSACTION")
+        con.execute(
+            "UPDATE ratings.rating_runs SET status = 'approved', approved_by = ?, approved_at = ? "
+            "WHERE run_id = ?",
+            [approved_by, approved_at, run_id],
+        )
+        for old in supersedes:
+            con.execute(
+                "UPDATE ratings.rating_runs SET status = 'superseded', superseded_by_run_id = ? "
+                "WHERE run_id = ?",
+                [run_id, old],
+            )
+        con.execute("COMMIT")
+    finally:
+        con.close()
+
+
+def _changes_summary(config: Config, year: int) -> dict[str, int]:
+    con = duckdb.connect(str(config.home.warehouse_path), read_only=True)
+    try:
+        rows = con.execute(
+            "SELECT change, count(*) FROM marts.key_account_changes WHERE rating_year = ? "
+            "GROUP BY change ORDER BY change",
+            [year],
+        ).fetchall()
+    finally:
+        con.close()
+    return dict(rows)
+
+
+def run_rerate(
+    home: Home,
+    *,
+    year: int,
+    force: bool = False,
+    approved_by: str | None = None,
+    as_of: date | None = None,
+    accept_churn: bool = False,
+    echo: Echo = print,
+) -> Run | None:
+    """Rate every customer for the closed year; approve and publish, or store as pending.
+
+    A refused re-rating raises before anything is written (no run, no report).
+    """
+    config = load_config(home)
+    as_of = as_of or datetime.now(UTC).date()
+    if approved_by is not None and not approved_by.strip():
+        raise ConfigError("--approved-by: give the approver's name")
+    year_end = fiscal_year_end(config, year)
+    if year_end >= as_of:
+        raise ConfigError(f"rating year {year} is not closed on {as_of} (it ends {year_end})")
+    with home.lock():
+        state = _state(config, year)
+    if state.approved and not force:
+        run_id, _, who, when, _ = state.approved
+        raise KamError(
+            f"rating year {year} is already rated: run {run_id}, approved by {who} on "
+            f"{when:%Y-%m-%d}; --force re-rates it"
+        )
+    if state.pending and not force and not approved_by:
+        raise KamError(
+            f"rating year {year} has a pending rating (run {state.pending[0]}): approve it with "
+            "--approved-by NAME, or --force to compute it again"
+        )
+    command = f"rerate --year {year}" + (" --force" if force else "")
+    with recorded_run(home, command, as_of, echo) as run:
+        run.facts["rating_year"] = year
+        superseded = [r[0] for r in (state.approved, state.pending) if r]
+        if state.pending and not force:
+            candidate = state.pending[0]  # approving a pending rating: nothing is recomputed
+            superseded = [r[0] for r in (state.approved,) if r]
+        else:
+            build_step(config, run, echo)
+            candidate = run.run_id
+            rated = _freeze(config, run, year, superseded)
+            run.facts["rated_customers"] = rated
+            echo(f"rated {rated:,} customers for {year} (run {candidate})")
+        run.facts.update({"rating_run": candidate, "supersedes": superseded})
+        if not approved_by:
+            run.status = "pending"
+            echo(
+                f"pending approval, nothing published: kam rerate --year {year} --approved-by NAME"
+            )
+            return run
+        # The candidate is gated as if approved; its approval is recorded only when it passes.
+        approved_at = datetime.now(UTC).replace(tzinfo=None, microsecond=0)
+        candidate_vars = {
+            "candidate_run_id": candidate,
+            "candidate_approved_by": approved_by,
+            "candidate_approved_at": approved_at.isoformat(sep=" "),
+        }
+        build_step(config, run, echo, select=FROZEN_SELECTION, extra_vars=candidate_vars)
+        run.facts["changes"] = _changes_summary(config, year)
+        gate_step(config, run, accept_churn, echo)
+        _approve(config, candidate, approved_by, approved_at, superseded)
+        echo(f"rating {candidate} of {year} approved by {approved_by}")
+        publish_step(config, run, None, echo)
+    return run
