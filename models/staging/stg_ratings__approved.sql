@@ -20,8 +20,15 @@ with runs as (
         end as approved_at
     from {{ source('ratings', 'rating_runs') }}
     where
-        status = 'approved'
-        or run_id = '{{ var("candidate_run_id", "") }}'
+        run_id = '{{ var("candidate_run_id", "") }}'
+        or (
+            status = 'approved'
+            -- the candidate replaces its year's approved run (kam rerate --force)
+            and rating_year not in (
+                select candidate.rating_year from {{ source('ratings', 'rating_runs') }} as candidate
+                where candidate.run_id = '{{ var("candidate_run_id", "") }}'
+            )
+        )
 ),
 
 frozen as (

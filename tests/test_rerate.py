@@ -1,0 +1,107 @@
+"""The annual re-rating on generated five-year data: a list that changes every year, frozen
+history, pending approval, refusal without --force, and the rules hash."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import duckdb
+import yaml
+
+from tests.conftest import AS_OF, run_kam
+from tests.helpers import copy_home, snapshot
+
+
+def _published(home: Path, sql: str) -> list[tuple]:
+    con = duckdb.connect(str(home / "published" / "kam.duckdb"), read_only=True)
+    try:
+        return con.execute(sql).fetchall()
+    finally:
+        con.close()
+
+
+def _rerate(home: Path, year: int, *extra: str, check: bool = True):
+    return run_kam("rerate", "--year", str(year), "--as-of", AS_OF, *extra, home=home, check=check)
+
+
+def test_rating_the_years_in_order_changes_the_list_every_year(published_home, tmp_path):
+    home = copy_home(published_home, tmp_path / "home")
+    for year in range(2021, 2026):
+        _rerate(home, year, "--approved-by", "Li Wei", "--accept-churn")
+    changes = dict(
+        ((year, change), count)
+        for year, change, count in _published(
+            home,
+            "SELECT rating_year, change, count(*) FROM marts.key_account_changes GROUP BY ALL",
+        )
+    )
+    for year in range(2022, 2026):
+        assert changes.get((year, "entered"), 0) > 0, year
+        assert changes.get((year, "left"), 0) > 0, year
+    ratings = _published(
+        home,
+        "SELECT rating_year, count(DISTINCT run_id), min(rating_status), min(approved_by) "
+        "FROM marts.customer_ratings GROUP BY 1 ORDER BY 1",
+    )
+    assert ratings == [(year, 1, "approved", "Li Wei") for year in range(2021, 2026)]
+    listed_2025 = _published(
+        home,
+        "SELECT customer_id FROM marts.customer_ratings WHERE rating_year = 2025 "
+        "AND list_status IS NOT NULL ORDER BY 1",
+    )
+    assert _published(home, "SELECT customer_id FROM marts.key_accounts ORDER BY 1") == listed_2025
+    assert _published(home, "SELECT DISTINCT rating_year FROM marts.key_accounts") == [(2025,)]
+
+    # A rated year is refused without --force, and nothing changes.
+    before = (snapshot(home / "published"), snapshot(home / "warehouse"))
+    done = _rerate(home, 2024, "--approved-by", "Li Wei", check=False)
+    assert done.returncode == 2 and "already rated" in done.stderr
+    assert (snapshot(home / "published"), snapshot(home / "warehouse")) == before
+
+
+def test_a_rating_without_approver_is_pending_and_unpublished(published_home, tmp_path):
+    home = copy_home(published_home, tmp_path / "home")
+    before = snapshot(home / "published")
+    done = _rerate(home, 2024)
+    assert "pending approval" in done.stdout
+    assert snapshot(home / "published") == before
+    con = duckdb.connect(str(home / "warehouse" / "kam.duckdb"), read_only=True)
+    (pending_run,) = con.execute(
+        "SELECT run_id FROM ratings.rating_runs WHERE rating_year = 2024 AND status = 'pending'"
+    ).fetchone()
+    frozen = con.execute(
+        "SELECT count(*) FROM ratings.customer_ratings WHERE run_id = ?", [pending_run]
+    ).fetchone()[0]
+    con.close()
+    assert frozen > 0
+    # Approving publishes exactly the pending rating (nothing recomputed).
+    _rerate(home, 2024, "--approved-by", "Wang Fang", "--accept-churn")
+    assert _published(home, "SELECT DISTINCT run_id, approved_by FROM marts.customer_ratings") == [
+        (pending_run, "Wang Fang")
+    ]
+    assert _published(home, "SELECT count(*) FROM marts.customer_ratings")[0][0] == frozen
+
+
+def test_a_rule_change_changes_the_rules_hash_and_force_supersedes(published_home, tmp_path):
+    home = copy_home(published_home, tmp_path / "home")
+    _rerate(home, 2025, "--approved-by", "Li Wei", "--accept-churn")
+    first = json.loads((home / "published" / "manifest.json").read_text())
+    (first_hash,) = _published(home, "SELECT DISTINCT rules_hash FROM marts.customer_ratings")[0]
+    config = yaml.safe_load((home / "kam.yml").read_text(encoding="utf-8"))
+    config["rules"] = {"min_collection_rate": 0.6}
+    (home / "kam.yml").write_text(yaml.safe_dump(config, allow_unicode=True), encoding="utf-8")
+    _rerate(home, 2025, "--force", "--approved-by", "Li Wei", "--accept-churn")
+    second = json.loads((home / "published" / "manifest.json").read_text())
+    (second_hash,) = _published(home, "SELECT DISTINCT rules_hash FROM marts.customer_ratings")[0]
+    assert first_hash == first["rules_hash"] and second_hash == second["rules_hash"]
+    assert first_hash != second_hash
+    con = duckdb.connect(str(home / "warehouse" / "kam.duckdb"), read_only=True)
+    runs = con.execute(
+        "SELECT run_id, status, supersedes_run_id, superseded_by_run_id FROM ratings.rating_runs "
+        "WHERE rating_year = 2025 ORDER BY created_at"
+    ).fetchall()
+    con.close()
+    (old, old_status, _, superseded_by), (new, new_status, supersedes, _) = runs
+    assert (old_status, new_status) == ("superseded", "approved")
+    assert superseded_by == new and supersedes == old
