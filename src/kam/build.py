@@ -69,7 +69,7 @@ def prepare_warehouse(config: Config) -> None:
         con.close()
 
 
-def _release_dbt_connection() -> None:
+def release_dbt_connection() -> None:
     """dbt-duckdb keeps its DuckDB connection for the process; close it so that the gate and
     the publisher can open the warehouse (DuckDB allows one configuration per file)."""
     from dbt.adapters.duckdb.connections import DuckDBConnectionManager
@@ -120,7 +120,7 @@ def run_dbt(
         try:
             outcome = dbtRunner(callbacks=[on_event]).invoke(arguments)
         finally:
-            _release_dbt_connection()
+            release_dbt_connection()
     result.seconds = time.monotonic() - started
     if outcome.exception is not None:
         raise KamError(f"dbt {command[0]} could not run: {str(outcome.exception).splitlines()[0]}")

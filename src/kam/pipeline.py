@@ -22,7 +22,7 @@ from kam.home import Home
 from kam.ingest import BatchResult, ingest
 from kam.publish import publish
 from kam.rules import effective_rules, rules_hash
-from kam.runs import Run, new_run, write_report
+from kam.runs import Run, new_run, open_run, write_report
 
 Echo = Callable[[str], None]
 STEPS = ("ingest", "build", "gate", "publish")
@@ -51,10 +51,17 @@ def _describe(batch: BatchResult) -> str:
 
 
 @contextmanager
-def recorded_run(home: Home, command: str, as_of: date | None, echo: Echo) -> Iterator[Run]:
-    """A run under the home lock whose report is written however it ends."""
-    run = new_run(home, command, as_of)
+def recorded_run(
+    home: Home, command: str, as_of: date | None, echo: Echo, run_id: str | None = None
+) -> Iterator[Run]:
+    """A run under the home lock whose report is written however it ends.
+
+    With `run_id`, the run of that id is continued (each task of an Airflow DAG run adds its
+    part to the same report).
+    """
     with home.lock():
+        run = open_run(home, run_id, command, as_of) if run_id else new_run(home, command, as_of)
+        run.status = "running"
         try:
             yield run
             if run.status == "running":
@@ -112,10 +119,14 @@ def build_step(
         )
 
 
-def gate_step(config: Config, run: Run, accept_churn: bool, echo: Echo) -> None:
+def gate_step(
+    config: Config, run: Run, accept_churn: bool, echo: Echo, *, dbt_tested_upstream: bool = False
+) -> None:
     """Every blocking check; GateFailed (exit 1) naming the failed ones."""
     started = time.monotonic()
-    checks = run_gate(config, run, accept_churn=accept_churn, echo=echo)
+    checks = run_gate(
+        config, run, accept_churn=accept_churn, dbt_tested_upstream=dbt_tested_upstream, echo=echo
+    )
     run.phases["gate"] = time.monotonic() - started
     failed = [c.name for c in checks if c.blocking and not c.passed]
     if failed:

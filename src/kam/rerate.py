@@ -159,28 +159,16 @@ def _changes_summary(config: Config, year: int) -> dict[str, int]:
     return dict(rows)
 
 
-def run_rerate(
-    home: Home,
-    *,
-    year: int,
-    force: bool = False,
-    approved_by: str | None = None,
-    as_of: date | None = None,
-    accept_churn: bool = False,
-    echo: Echo = print,
-) -> Run | None:
-    """Rate every customer for the closed year; approve and publish, or store as pending.
-
-    A refused re-rating raises before anything is written (no run, no report).
-    """
-    config = load_config(home)
-    as_of = as_of or datetime.now(UTC).date()
+def check_allowed(
+    config: Config, *, year: int, force: bool, approved_by: str | None, as_of: date
+) -> RatingState:
+    """The year's rating state, or the exit-2 refusal (raised before anything is written)."""
     if approved_by is not None and not approved_by.strip():
         raise ConfigError("--approved-by: give the approver's name")
     year_end = fiscal_year_end(config, year)
     if year_end >= as_of:
         raise ConfigError(f"rating year {year} is not closed on {as_of} (it ends {year_end})")
-    with home.lock():
+    with config.home.lock():
         state = _state(config, year)
     if state.approved and not force:
         run_id, _, who, when, _ = state.approved
@@ -193,37 +181,92 @@ def run_rerate(
             f"rating year {year} has a pending rating (run {state.pending[0]}): approve it with "
             "--approved-by NAME, or --force to compute it again"
         )
+    return state
+
+
+def rate_step(
+    config: Config, run: Run, *, year: int, state: RatingState, force: bool, echo: Echo
+) -> str:
+    """The rating run to approve: the pending one (nothing recomputed), or a new one frozen
+    now from a full build (pending until approved)."""
+    superseded = [r[0] for r in (state.approved, state.pending) if r]
+    run.facts["rating_year"] = year
+    if state.pending and not force:
+        candidate = state.pending[0]
+        superseded = [r[0] for r in (state.approved,) if r]
+    else:
+        build_step(config, run, echo)
+        candidate = run.run_id
+        rated = _freeze(config, run, year, superseded)
+        run.facts["rated_customers"] = rated
+        echo(f"rated {rated:,} customers for {year} (run {candidate}), pending approval")
+    run.facts.update({"rating_run": candidate, "supersedes": superseded})
+    return candidate
+
+
+def gate_candidate_step(
+    config: Config, run: Run, *, candidate: str, approved_by: str, accept_churn: bool, echo: Echo
+) -> None:
+    """The marts rebuilt as if the candidate were approved, then gated."""
+    approved_at = datetime.now(UTC).replace(tzinfo=None, microsecond=0)
+    run.facts["approval"] = {"approved_by": approved_by, "approved_at": approved_at.isoformat()}
+    candidate_vars = {
+        "candidate_run_id": candidate,
+        "candidate_approved_by": approved_by,
+        "candidate_approved_at": approved_at.isoformat(sep=" "),
+    }
+    build_step(config, run, echo, select=FROZEN_SELECTION, extra_vars=candidate_vars)
+    run.facts["changes"] = _changes_summary(config, run.facts["rating_year"])
+    gate_step(config, run, accept_churn, echo)
+
+
+def approve_and_publish_step(config: Config, run: Run, echo: Echo) -> None:
+    """Record the gated candidate's approval, then publish it."""
+    candidate = run.facts["rating_run"]
+    approval = run.facts["approval"]
+    _approve(
+        config,
+        candidate,
+        approval["approved_by"],
+        datetime.fromisoformat(approval["approved_at"]),
+        run.facts["supersedes"],
+    )
+    echo(f"rating {candidate} of {run.facts['rating_year']} approved by {approval['approved_by']}")
+    publish_step(config, run, None, echo)
+
+
+def run_rerate(
+    home: Home,
+    *,
+    year: int,
+    force: bool = False,
+    approved_by: str | None = None,
+    as_of: date | None = None,
+    accept_churn: bool = False,
+    echo: Echo = print,
+) -> Run:
+    """Rate every customer for the closed year; approve and publish, or store as pending.
+
+    A refused re-rating raises before anything is written (no run, no report).
+    """
+    config = load_config(home)
+    as_of = as_of or datetime.now(UTC).date()
+    state = check_allowed(config, year=year, force=force, approved_by=approved_by, as_of=as_of)
     command = f"rerate --year {year}" + (" --force" if force else "")
     with recorded_run(home, command, as_of, echo) as run:
-        run.facts["rating_year"] = year
-        superseded = [r[0] for r in (state.approved, state.pending) if r]
-        if state.pending and not force:
-            candidate = state.pending[0]  # approving a pending rating: nothing is recomputed
-            superseded = [r[0] for r in (state.approved,) if r]
-        else:
-            build_step(config, run, echo)
-            candidate = run.run_id
-            rated = _freeze(config, run, year, superseded)
-            run.facts["rated_customers"] = rated
-            echo(f"rated {rated:,} customers for {year} (run {candidate})")
-        run.facts.update({"rating_run": candidate, "supersedes": superseded})
+        candidate = rate_step(config, run, year=year, state=state, force=force, echo=echo)
         if not approved_by:
             run.status = "pending"
-            echo(
-                f"pending approval, nothing published: kam rerate --year {year} --approved-by NAME"
-            )
+            echo(f"nothing published: kam rerate --year {year} --approved-by NAME approves it")
             return run
         # The candidate is gated as if approved; its approval is recorded only when it passes.
-        approved_at = datetime.now(UTC).replace(tzinfo=None, microsecond=0)
-        candidate_vars = {
-            "candidate_run_id": candidate,
-            "candidate_approved_by": approved_by,
-            "candidate_approved_at": approved_at.isoformat(sep=" "),
-        }
-        build_step(config, run, echo, select=FROZEN_SELECTION, extra_vars=candidate_vars)
-        run.facts["changes"] = _changes_summary(config, year)
-        gate_step(config, run, accept_churn, echo)
-        _approve(config, candidate, approved_by, approved_at, superseded)
-        echo(f"rating {candidate} of {year} approved by {approved_by}")
-        publish_step(config, run, None, echo)
+        gate_candidate_step(
+            config,
+            run,
+            candidate=candidate,
+            approved_by=approved_by,
+            accept_churn=accept_churn,
+            echo=echo,
+        )
+        approve_and_publish_step(config, run, echo)
     return run

@@ -59,6 +59,32 @@ def new_run(home: Home, command: str, as_of: date | None = None) -> Run:
     return Run(home, run_id, as_of or now.date(), now, command)
 
 
+def open_run(home: Home, run_id: str, command: str, as_of: date | None = None) -> Run:
+    """The run with this id: continued from its report when one exists (an Airflow DAG run's
+    tasks share one kam run), else a new one."""
+    path = home.root / "runs" / run_id / "report.json"
+    if not path.exists():
+        run = new_run(home, command, as_of)
+        run.run_id = run_id
+        return run
+    document = json.loads(path.read_text(encoding="utf-8"))
+    run = Run(
+        home,
+        run_id,
+        as_of or date.fromisoformat(document["as_of"]),
+        datetime.fromisoformat(document["started_at"]),
+        document["command"],
+        phases=dict(document["phases"]),
+        checks=[CheckResult(**check) for check in document["checks"]],
+        status=document["status"],
+        message=document["message"],
+        facts=dict(document["facts"]),
+    )
+    if command not in run.command.split(" + "):
+        run.command = f"{run.command} + {command}"
+    return run
+
+
 def _jsonable(value: Any) -> Any:
     if isinstance(value, date | datetime):
         return value.isoformat()

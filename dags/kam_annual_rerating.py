@@ -1,0 +1,78 @@
+"""kam_annual_rerating: once a year, rate every customer for the last closed rating year.
+
+freeze_and_rate (build on the data as it stands, freeze the ratings as pending) → gate →
+approval by a person in the Airflow UI (human-in-the-loop) unless require_approval is false →
+publish (record the approval, gate, publish). Same code as `kam rerate` (kam.orchestration).
+"""
+
+from __future__ import annotations
+
+import pendulum
+from airflow.providers.standard.operators.hitl import ApprovalOperator
+from airflow.sdk import Param, dag, task
+from airflow.timetables.trigger import CronTriggerTimetable
+
+from kam import orchestration
+
+POOL = "duckdb"
+SCHEDULE = orchestration.schedule_settings()
+
+
+@dag(
+    dag_id="kam_annual_rerating",
+    schedule=CronTriggerTimetable(SCHEDULE["annual"], timezone=SCHEDULE["timezone"]),
+    start_date=pendulum.datetime(2024, 1, 1, tz=SCHEDULE["timezone"]),
+    catchup=False,
+    max_active_runs=1,
+    default_args={"owner": "kam", "on_failure_callback": orchestration.record_failure},
+    params={
+        "rating_year": Param(
+            None,
+            type=["null", "integer"],
+            description="Year to rate (default: the last closed rating year)",
+        ),
+        "require_approval": Param(
+            True, type="boolean", description="A person approves the list before it is published"
+        ),
+        "force": Param(False, type="boolean", description="Re-rate a year already rated"),
+        "accept_churn": Param(
+            False, type="boolean", description="Accept list churn above the gate's bound"
+        ),
+    },
+    tags=["kam"],
+    doc_md=__doc__,
+)
+def kam_annual_rerating():
+    @task(pool=POOL)
+    def freeze_and_rate(**context):
+        return orchestration.freeze_and_rate(context["params"], context)
+
+    @task(pool=POOL)
+    def gate(**context):
+        orchestration.gate_rating(context["params"], context)
+
+    @task.branch
+    def needs_approval(**context):
+        return "approval" if context["params"]["require_approval"] else "publish"
+
+    approval = ApprovalOperator(
+        task_id="approval",
+        subject="Approve the key-account list (大客户清单) of the rated year",
+        body="The candidate list passed the quality gate. See the run report in the KAM home.",
+    )
+
+    @task(pool=POOL, trigger_rule="none_failed_min_one_success")
+    def publish(**context):
+        response = context["ti"].xcom_pull(task_ids="approval") or {}
+        user = response.get("responded_by_user") or {}
+        approved_by = user.get("name") or user.get("id") or "airflow (no approval required)"
+        return orchestration.approve_and_publish(approved_by, context)
+
+    branch = needs_approval()
+    freeze_and_rate() >> gate() >> branch
+    published = publish()
+    branch >> [approval, published]
+    approval >> published
+
+
+kam_annual_rerating()

@@ -1,0 +1,79 @@
+"""kam_daily: ingest (one task per source) → dbt models and tests (Cosmos) → gate → publish.
+
+The DAG file only wires tasks; each task calls the same kam functions as the CLI
+(kam.orchestration). Every task that writes the warehouse runs in the one-slot `duckdb` pool.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pendulum
+from airflow.sdk import dag, task
+from cosmos import DbtTaskGroup, ExecutionConfig, ProfileConfig, ProjectConfig, RenderConfig
+from cosmos.constants import ExecutionMode, InvocationMode, LoadMode, TestBehavior
+
+from kam import orchestration
+
+POOL = "duckdb"
+SCHEDULE = orchestration.schedule_settings()
+DBT = orchestration.dbt_settings()
+
+
+@dag(
+    dag_id="kam_daily",
+    schedule=SCHEDULE["daily"],
+    start_date=pendulum.datetime(2024, 1, 1, tz=SCHEDULE["timezone"]),
+    catchup=False,
+    max_active_runs=1,
+    default_args={"owner": "kam", "on_failure_callback": orchestration.record_failure},
+    tags=["kam"],
+    doc_md=__doc__,
+)
+def kam_daily():
+    @task(pool=POOL, retries=3, retry_delay=timedelta(minutes=1), retry_exponential_backoff=True)
+    def ingest(source: str, **context):
+        return orchestration.ingest_source(source, context)
+
+    ingested = [
+        ingest.override(task_id=f"ingest_{source}")(source)
+        for source in orchestration.configured_sources()
+    ]
+
+    @task(pool=POOL)
+    def prepare_warehouse(**context):
+        orchestration.prepare_warehouse(context)
+
+    dbt = DbtTaskGroup(
+        group_id="dbt",
+        project_config=ProjectConfig(DBT["project_dir"], dbt_vars=DBT["vars"], env_vars=DBT["env"]),
+        profile_config=ProfileConfig(
+            profile_name="kam", target_name="duckdb", profiles_yml_filepath=DBT["profiles_yml"]
+        ),
+        execution_config=ExecutionConfig(
+            execution_mode=ExecutionMode.LOCAL, invocation_mode=InvocationMode.DBT_RUNNER
+        ),
+        render_config=RenderConfig(
+            load_method=LoadMode.CUSTOM, test_behavior=TestBehavior.BUILD, emit_datasets=False
+        ),
+        # A test with several parent models runs with the last of them ("buildable").
+        operator_args={
+            "pool": POOL,
+            "install_deps": False,
+            "dbt_cmd_flags": ["--indirect-selection", "buildable"],
+        },
+    )
+
+    @task(pool=POOL)
+    def gate(**context):
+        orchestration.gate(context)
+
+    @task(pool=POOL)
+    def publish(**context):
+        return orchestration.publish(context)
+
+    prepared = prepare_warehouse()
+    ingested >> prepared >> dbt >> gate() >> publish()
+
+
+kam_daily()

@@ -1,0 +1,246 @@
+"""What the Airflow DAGs call: the CLI's steps, one per task.
+
+All tasks of one DAG run share one kam run (its id derived from Airflow's run id), so the run
+report in <home>/runs/<run_id>/ tells the whole DAG run, failures included. The home is
+$KAM_HOME in the Airflow workers' environment.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from datetime import date
+from typing import Any
+
+from kam.config import Config, load_config
+from kam.home import Home
+from kam.paths import DBT_PROJECT_DIR
+from kam.schema import SOURCES
+
+# The DAG files import this module when they are parsed: the pipeline (DuckDB, dbt, Great
+# Expectations) is imported inside the task functions only.
+
+log = logging.getLogger("kam")
+DEFAULT_DAILY_SCHEDULE = "0 5 * * *"
+DEFAULT_ANNUAL_SCHEDULE = "0 6 15 1 *"
+DEFAULT_TIMEZONE = "Asia/Shanghai"
+
+
+def home() -> Home:
+    return Home.resolve(None)
+
+
+def kam_run_id(context: dict[str, Any]) -> str:
+    """A kam run id for an Airflow DAG run: stable across retries and re-runs of that run."""
+    return "af-" + re.sub(r"[^A-Za-z0-9_.-]+", "-", str(context["run_id"])).strip("-")
+
+
+def run_as_of(context: dict[str, Any]) -> date:
+    """A DAG run's as-of date: the end of its data interval (its logical date if none)."""
+    moment = context.get("data_interval_end") or context.get("logical_date")
+    return moment.date() if moment is not None else date.today()
+
+
+def _echo(line: str) -> None:
+    log.info(line)
+
+
+def schedule_settings() -> dict[str, str]:
+    """kam.yml `schedule:` (daily, annual cron and timezone), read when the DAG file is parsed."""
+    try:
+        schedule = load_config(home()).schedule
+    except Exception:  # no home yet at parse time: the defaults apply
+        schedule = {}
+    return {
+        "daily": str(schedule.get("daily", DEFAULT_DAILY_SCHEDULE)),
+        "annual": str(schedule.get("annual", DEFAULT_ANNUAL_SCHEDULE)),
+        "timezone": str(schedule.get("timezone", DEFAULT_TIMEZONE)),
+    }
+
+
+def configured_sources() -> list[str]:
+    """The sources of kam.yml, in load order (all five when there is no kam.yml yet)."""
+    try:
+        config = load_config(home())
+    except Exception:
+        return list(SOURCES)
+    return [name for name in SOURCES if name in config.sources]
+
+
+def dbt_settings() -> dict[str, Any]:
+    """Paths, environment and vars for Cosmos: the same profile and vars as `kam build`."""
+    from kam.rules import effective_rules, rules_hash
+
+    kam_home = home()
+    try:
+        config = load_config(kam_home)
+        rules = effective_rules(config.rules)
+        variables = {**rules, "rules_hash": rules_hash(rules)}
+        threads = config.duckdb.threads or 2
+        memory = config.duckdb.memory_limit or "75%"
+    except Exception:
+        variables, threads, memory = {}, 2, "75%"
+    variables["as_of_date"] = "{{ data_interval_end | ds }}"
+    variables["run_id"] = "{{ run_id }}"
+    return {
+        "project_dir": DBT_PROJECT_DIR,
+        "profiles_yml": DBT_PROJECT_DIR / "profiles.yml",
+        "env": {
+            "KAM_WAREHOUSE": str(kam_home.warehouse_path),
+            "KAM_DBT_THREADS": str(threads),
+            "KAM_DUCKDB_MEMORY_LIMIT": memory,
+            "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
+        },
+        "vars": variables,
+    }
+
+
+def _config() -> Config:
+    """kam.yml of the home. Cosmos may have run dbt in this very process (dag.test, or a
+    worker that runs several tasks): its DuckDB connection is closed before kam opens the file."""
+    from kam.build import release_dbt_connection
+
+    release_dbt_connection()
+    return load_config(home())
+
+
+def ingest_source(source: str, context: dict[str, Any]) -> dict[str, int]:
+    """One source's new exports (a rejected file fails the task, naming the file)."""
+    from kam.pipeline import ingest_step, recorded_run
+
+    config = _config()
+    with recorded_run(config.home, "ingest", run_as_of(context), _echo, kam_run_id(context)) as run:
+        ingest_step(config, run, [source], _echo)
+    return run.facts.get("batches", {})
+
+
+def prepare_warehouse(context: dict[str, Any]) -> None:
+    """kam's own tables exist and the override register is loaded, before dbt runs."""
+    from kam.build import prepare_warehouse as prepare
+    from kam.pipeline import recorded_run
+
+    config = _config()
+    with recorded_run(config.home, "prepare", run_as_of(context), _echo, kam_run_id(context)):
+        prepare(config)
+
+
+def gate(context: dict[str, Any], accept_churn: bool = False) -> None:
+    """The quality gate on the build the Cosmos tasks produced (their dbt tests passed)."""
+    from kam.pipeline import gate_step, recorded_run
+
+    config = _config()
+    with recorded_run(config.home, "gate", run_as_of(context), _echo, kam_run_id(context)) as run:
+        run.checks = []  # a retried gate judges afresh
+        gate_step(config, run, accept_churn, _echo, dbt_tested_upstream=True)
+
+
+def publish(context: dict[str, Any]) -> str:
+    """Publish the version this DAG run gated; refuse when its gate did not pass."""
+    from kam.errors import GateFailed
+    from kam.pipeline import publish_step, recorded_run
+
+    config = _config()
+    with recorded_run(
+        config.home, "publish", run_as_of(context), _echo, kam_run_id(context)
+    ) as run:
+        if "gate" not in run.phases or run.failed_checks:
+            raise GateFailed("nothing published: this DAG run has no passing gate")
+        publish_step(config, run, None, _echo)
+    return run.run_id
+
+
+def record_failure(context: dict[str, Any]) -> None:
+    """on_failure_callback: the failed task and its error go into the DAG run's report."""
+    from kam.pipeline import recorded_run
+
+    try:
+        config = _config()
+        with recorded_run(
+            config.home, "failure", run_as_of(context), _echo, kam_run_id(context)
+        ) as run:
+            task_instance = context.get("task_instance")
+            failure = {
+                "task_id": getattr(task_instance, "task_id", None),
+                "try_number": getattr(task_instance, "try_number", None),
+                "error": str(context.get("exception") or "")[:500],
+            }
+            run.facts.setdefault("failures", []).append(failure)
+            run.status = "failed"
+            run.message = f"task {failure['task_id']} failed: {failure['error']}"
+    except Exception:  # a callback must never raise
+        log.exception("kam: could not record the failure in the run report")
+
+
+# --- the annual re-rating ---------------------------------------------------------------
+
+
+def last_closed_year(as_of: date) -> int:
+    """The rating year that ended last before `as_of` (fiscal year start from kam.yml rules)."""
+    from kam.rerate import fiscal_year_end
+
+    config = _config()
+    year = as_of.year
+    while fiscal_year_end(config, year) >= as_of:
+        year -= 1
+    return year
+
+
+def rating_year(params: dict[str, Any], context: dict[str, Any]) -> int:
+    chosen = params.get("rating_year")
+    return int(chosen) if chosen else last_closed_year(run_as_of(context))
+
+
+def freeze_and_rate(params: dict[str, Any], context: dict[str, Any]) -> str:
+    """Build on the data as it stands and freeze the year's ratings as pending."""
+    from kam.pipeline import recorded_run
+    from kam.rerate import check_allowed, rate_step
+
+    config = _config()
+    year = rating_year(params, context)
+    force = bool(params.get("force"))
+    as_of = run_as_of(context)
+    state = check_allowed(config, year=year, force=force, approved_by=None, as_of=as_of)
+    command = f"rerate --year {year}"
+    with recorded_run(config.home, command, as_of, _echo, kam_run_id(context)) as run:
+        candidate = rate_step(config, run, year=year, state=state, force=force, echo=_echo)
+        run.status = "pending"
+    return candidate
+
+
+def gate_rating(params: dict[str, Any], context: dict[str, Any]) -> None:
+    """The candidate rating gated as if approved (the approver is recorded at publication)."""
+    from kam.pipeline import recorded_run
+    from kam.rerate import gate_candidate_step
+
+    config = _config()
+    with recorded_run(config.home, "gate", run_as_of(context), _echo, kam_run_id(context)) as run:
+        gate_candidate_step(
+            config,
+            run,
+            candidate=run.facts["rating_run"],
+            approved_by="(awaiting approval)",
+            accept_churn=bool(params.get("accept_churn")),
+            echo=_echo,
+        )
+
+
+def approve_and_publish(approved_by: str, context: dict[str, Any]) -> str:
+    """Record the approval, rebuild what shows it, gate again and publish."""
+    from kam.pipeline import recorded_run
+    from kam.rerate import approve_and_publish_step, gate_candidate_step
+
+    config = _config()
+    with recorded_run(
+        config.home, "publish", run_as_of(context), _echo, kam_run_id(context)
+    ) as run:
+        run.checks = []
+        gate_candidate_step(
+            config,
+            run,
+            candidate=run.facts["rating_run"],
+            approved_by=approved_by,
+            accept_churn=bool(context["params"].get("accept_churn")),
+            echo=_echo,
+        )
+        approve_and_publish_step(config, run, _echo)
+    return run.run_id

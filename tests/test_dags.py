@@ -1,0 +1,223 @@
+"""The Airflow DAGs: they import cleanly and fast, and dag.test() runs them on a generated home
+(temporary AIRFLOW_HOME with a migrated SQLite metadata database)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from datetime import datetime
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from tests.conftest import REPO, run_kam
+from tests.helpers import copy_home, snapshot, write_overrides
+
+DAGS = REPO / "dags"
+RUNNER = REPO / "tests" / "dag_runner.py"
+
+
+@pytest.fixture(scope="module")
+def airflow_env(tmp_path_factory) -> dict[str, str]:
+    """Environment of an Airflow installation with a migrated metadata DB and the duckdb pool."""
+    airflow_home = tmp_path_factory.mktemp("airflow")
+    env = {
+        **os.environ,
+        "AIRFLOW_HOME": str(airflow_home),
+        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+        "AIRFLOW__CORE__DAGS_FOLDER": str(DAGS),
+        "AIRFLOW__COSMOS__ENABLE_TELEMETRY": "False",
+        "DO_NOT_TRACK": "1",
+    }
+    airflow = [sys.executable, "-m", "airflow"]
+    subprocess.run([*airflow, "db", "migrate"], env=env, check=True, capture_output=True)
+    subprocess.run(
+        [*airflow, "pools", "set", "duckdb", "1", "kam DuckDB writer"],
+        env=env,
+        check=True,
+        capture_output=True,
+    )
+    return env
+
+
+@pytest.fixture(scope="module")
+def dag_home(tmp_path_factory) -> Path:
+    home = tmp_path_factory.mktemp("dags") / "home"
+    run_kam("generate", "--scale", "0.02", "--years", "2021-2025", home=home, check=True)
+    return home
+
+
+def _dag_test(env: dict, home: Path, dag_id: str, logical_date: str, conf: dict | None = None):
+    done = subprocess.run(
+        [sys.executable, str(RUNNER), dag_id, logical_date, json.dumps(conf or {}), str(DAGS)],
+        env={**env, "KAM_HOME": str(home)},
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def test_dagbag_imports_both_dags_quickly(airflow_env, dag_home):
+    script = f"""
+import json, time
+from airflow.models.dagbag import DagBag
+DagBag(dag_folder={str(DAGS)!r})  # the first load pays for importing Airflow and Cosmos
+bag = DagBag(dag_folder={str(DAGS)!r})
+print(json.dumps({{"errors": {{k: str(v) for k, v in bag.import_errors.items()}},
+                  "dags": sorted(bag.dags),
+                  "seconds": {{s.file: s.duration.total_seconds() for s in bag.dagbag_stats}}}}))
+"""
+    done = subprocess.run(
+        [sys.executable, "-c", script],
+        env={**airflow_env, "KAM_HOME": str(dag_home)},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    assert result["errors"] == {}
+    assert result["dags"] == ["kam_annual_rerating", "kam_daily"]
+    for file, seconds in result["seconds"].items():
+        assert seconds < 1.0, (file, seconds)
+
+
+def test_annual_timetable_runs_on_15_january_of_consecutive_years(airflow_env, dag_home):
+    script = f"""
+import json, pendulum
+from airflow.models.dagbag import DagBag
+from airflow.timetables.base import TimeRestriction
+dag = DagBag(dag_folder={str(DAGS)!r}).dags["kam_annual_rerating"]
+start = pendulum.datetime(2026, 11, 29, tz="UTC")
+restriction = TimeRestriction(earliest=start, latest=None, catchup=True)
+last, runs = None, []
+for _ in range(3):
+    info = dag.timetable.next_dagrun_info(
+        last_automated_data_interval=last, restriction=restriction)
+    runs.append(info.run_after.in_timezone("Asia/Shanghai").isoformat())
+    last = info.data_interval
+print(json.dumps(runs))
+"""
+    done = subprocess.run(
+        [sys.executable, "-c", script],
+        env={**airflow_env, "KAM_HOME": str(dag_home)},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    runs = [datetime.fromisoformat(r) for r in json.loads(done.stdout.strip().splitlines()[-1])]
+    assert [(r.year, r.month, r.day, r.hour) for r in runs] == [
+        (2027, 1, 15, 6),
+        (2028, 1, 15, 6),
+        (2029, 1, 15, 6),
+    ]
+
+
+def test_daily_dag_publishes_and_a_gate_failure_stops_it(airflow_env, dag_home, tmp_path):
+    home = copy_home(dag_home, tmp_path / "home")
+    result = _dag_test(airflow_env, home, "kam_daily", "2026-01-15T00:00:00+00:00")
+    assert result["state"] == "success", result
+    assert set(result["tasks"].values()) == {"success"}
+    assert any(task.startswith("dbt.") for task in result["tasks"])
+    manifest = json.loads((home / "published" / "manifest.json").read_text())
+    report = json.loads((home / "runs" / manifest["run_id"] / "report.json").read_text())
+    assert {"ingest", "gate", "publish"} <= set(report["phases"])
+
+    # A planted failure: an override without approver. The gate task fails, nothing changes.
+    con = duckdb.connect(str(home / "published" / "kam.duckdb"), read_only=True)
+    customer = con.execute("SELECT customer_id FROM marts.key_accounts LIMIT 1").fetchone()[0]
+    year = con.execute("SELECT rating_year FROM meta.publication").fetchone()[0]
+    con.close()
+    write_overrides(
+        home,
+        [
+            {
+                "customer_id": customer,
+                "rating_year": year,
+                "action": "exclude",
+                "reason": "test",
+                "expires_on": "2027-01-01",
+            }
+        ],
+    )
+    before = snapshot(home / "published")
+    result = _dag_test(airflow_env, home, "kam_daily", "2026-01-16T00:00:00+00:00")
+    assert result["state"] == "failed"
+    assert result["tasks"]["gate"] == "failed" and result["tasks"]["publish"] == "upstream_failed"
+    assert snapshot(home / "published") == before
+    failed = json.loads((home / "runs" / "latest" / "report.json").read_text())
+    assert "overrides_have_approver" in failed["message"]
+    assert failed["facts"]["failures"][0]["task_id"] == "gate"
+
+
+def test_daily_dag_runs_are_idempotent(airflow_env, dag_home, tmp_path):
+    home = copy_home(dag_home, tmp_path / "home")
+
+    def counts(logical_date: str) -> dict:
+        result = _dag_test(airflow_env, home, "kam_daily", logical_date)
+        assert result["state"] == "success"
+        return json.loads((home / "published" / "manifest.json").read_text())["row_counts"]
+
+    first = counts("2026-01-15T00:00:00+00:00")
+    second = counts("2026-01-16T00:00:00+00:00")
+    again = counts("2026-01-15T00:00:00+00:00")
+    assert first == second == again
+
+
+def test_annual_dag_publishes_without_approval_and_waits_with_it(airflow_env, dag_home, tmp_path):
+    home = copy_home(dag_home, tmp_path / "home")
+    run_kam("ingest", home=home, check=True)
+    result = _dag_test(
+        airflow_env,
+        home,
+        "kam_annual_rerating",
+        "2026-01-15T06:00:00+08:00",
+        {"rating_year": 2024, "require_approval": False, "accept_churn": True},
+    )
+    assert result["state"] == "success", result
+    assert result["tasks"]["approval"] == "skipped" and result["tasks"]["publish"] == "success"
+    con = duckdb.connect(str(home / "published" / "kam.duckdb"), read_only=True)
+    assert con.execute(
+        "SELECT DISTINCT rating_year, rating_status FROM marts.customer_ratings"
+    ).fetchall() == [(2024, "approved")]
+    con.close()
+
+    # With approval required the run waits for a person before publishing.
+    before = snapshot(home / "published")
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            str(RUNNER),
+            "kam_annual_rerating",
+            "2027-01-15T06:00:00+08:00",
+            json.dumps({"rating_year": 2025, "require_approval": True, "accept_churn": True}),
+            str(DAGS),
+        ],
+        env={**airflow_env, "KAM_HOME": str(home)},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    waited = ""
+    deadline = time.monotonic() + 600
+    try:
+        for line in process.stdout:
+            if "Waiting for Human-in-the-loop input" in line:
+                waited = line
+                break
+            assert time.monotonic() < deadline
+    finally:
+        process.kill()
+        process.wait()
+    assert "approval" in waited
+    assert snapshot(home / "published") == before
+    con = duckdb.connect(str(home / "warehouse" / "kam.duckdb"), read_only=True)
+    assert con.execute(
+        "SELECT status FROM ratings.rating_runs WHERE rating_year = 2025"
+    ).fetchall() == [("pending",)]
+    con.close()
