@@ -8,9 +8,10 @@ A row that cannot be read is a config error (exit 2); whether an override is *va
 
 from __future__ import annotations
 
+import csv
+
 import duckdb
 
-from kam.db import quote_literal
 from kam.errors import ConfigError
 from kam.home import Home
 
@@ -27,13 +28,14 @@ def load_overrides(con: duckdb.DuckDBPyConnection, home: Home) -> int:
     if not path.exists():
         return 0
     try:
-        relation = con.execute(
-            f"SELECT * FROM read_csv({quote_literal(str(path))}, all_varchar = true, header = true)"
-        )
-    except duckdb.Error as error:
-        raise ConfigError(f"{path.name}: cannot be read: {str(error).splitlines()[0]}") from None
-    columns = [d[0].strip().lower() for d in relation.description]
-    rows = relation.fetchall()
+        with open(path, encoding="utf-8-sig", newline="") as handle:
+            rows = list(csv.reader(handle))
+    except (UnicodeDecodeError, csv.Error) as error:
+        raise ConfigError(f"{path.name}: cannot be read as UTF-8 CSV: {error}") from None
+    rows = [row for row in rows if any(cell.strip() for cell in row)]
+    if not rows:
+        return 0
+    columns = [name.strip().lower() for name in rows[0]]
     missing = [c for c in REQUIRED if c not in columns]
     if missing:
         raise ConfigError(f"{path.name}: missing column {', '.join(missing)}")
@@ -42,11 +44,13 @@ def load_overrides(con: duckdb.DuckDBPyConnection, home: Home) -> int:
         raise ConfigError(f"{path.name}: unknown column {', '.join(unknown)}")
     # The register is a small hand-kept file: each row is checked to name its problem.
     records = []
-    for number, values in enumerate(rows, start=2):
-        row = {
-            c: (v.strip() if isinstance(v, str) and v.strip() else None)
-            for c, v in zip(columns, values, strict=True)
-        }
+    for number, values in enumerate(rows[1:], start=2):
+        if len(values) != len(columns):
+            raise ConfigError(
+                f"{path.name} line {number}: {len(values)} fields where the header has "
+                f"{len(columns)} (quote a reason that contains a comma)"
+            )
+        row = {c: (v.strip() or None) for c, v in zip(columns, values, strict=True)}
         records.append(_check_row(path.name, number, row))
     if records:
         con.executemany("INSERT INTO raw.overrides VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", records)

@@ -22,6 +22,19 @@ LABEL = "label"  # an open set: known synonyms are mapped, other values kept low
 
 DECIMAL_TYPE = "DECIMAL(38,6)"
 
+SQL_TYPES = {
+    ID: "VARCHAR",
+    TEXT: "VARCHAR",
+    CODE: "VARCHAR",
+    ENUM: "VARCHAR",
+    LABEL: "VARCHAR",
+    DATE: "DATE",
+    TIMESTAMP: "TIMESTAMP",
+    DECIMAL: DECIMAL_TYPE,
+    INTEGER: "BIGINT",
+    BOOLEAN: "BOOLEAN",
+}
+
 
 @dataclass(frozen=True)
 class Column:

@@ -8,8 +8,7 @@ from __future__ import annotations
 
 import duckdb
 
-from kam.ingest.parse import SQL_TYPES
-from kam.schema import SOURCES, Source
+from kam.schema import SOURCES, SQL_TYPES, Source
 
 BATCH_COLUMNS = (
     ("batch_id", "BIGINT NOT NULL"),

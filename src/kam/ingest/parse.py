@@ -22,6 +22,7 @@ from kam.schema import (
     ID,
     INTEGER,
     LABEL,
+    SQL_TYPES,
     TEXT,
     TIMESTAMP,
     Column,
@@ -110,18 +111,6 @@ CREATE OR REPLACE TEMP MACRO kam_boolean(s) AS
          WHEN lower(s) IN ({", ".join(map(quote_literal, BOOLEAN_FALSE))}) THEN false END;
 """
 
-SQL_TYPES = {
-    ID: "VARCHAR",
-    TEXT: "VARCHAR",
-    CODE: "VARCHAR",
-    ENUM: "VARCHAR",
-    LABEL: "VARCHAR",
-    DATE: "DATE",
-    TIMESTAMP: "TIMESTAMP",
-    DECIMAL: DECIMAL_TYPE,
-    INTEGER: "BIGINT",
-    BOOLEAN: "BOOLEAN",
-}
 
 # What the quarantine reason calls an unreadable value of each kind.
 _BAD_VALUE_NAMES = {
