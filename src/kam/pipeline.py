@@ -204,14 +204,21 @@ def print_published(run: Run, echo: Echo) -> None:
 
 
 def run_demo(home_root: Path | None, *, scale: float, echo: Echo = print) -> Home:
-    """A home with generated exports, run through the whole pipeline."""
+    """A home with generated exports: run the whole pipeline, then the annual re-rating of the
+    last generated year, approved; print where everything is."""
     from kam.generate import generate
+    from kam.rerate import run_rerate
 
     root = home_root or Path(tempfile.mkdtemp(prefix="kam-demo-"))
     home = Home.resolve(root)
     echo(f"demo home: {home.root}")
     summary = generate(home, scale=scale, progress=echo)
     echo(f"generated {summary.customers:,} customers, {sum(summary.rows.values()):,} rows")
-    run = run_pipeline(home, echo=echo)
-    print_published(run, echo)
+    run_pipeline(home, echo=echo)
+    year = summary.years[-1]
+    echo(f"annual re-rating of {year}, approved by 'demo'")
+    # The demo's first rating is compared with a list computed without history: accept churn.
+    rating = run_rerate(home, year=year, approved_by="demo", accept_churn=True, echo=echo)
+    print_published(rating, echo)
+    echo(f"the report of every run: kam report --home {home.root}")
     return home

@@ -50,9 +50,7 @@ def _prune_versions(published_dir: Path, current: str) -> None:
             shutil.rmtree(old, ignore_errors=True)
 
 
-def _write_serving_file(
-    config: Config, run: Run, staging: Path, meta: dict[str, Any]
-) -> dict[str, int]:
+def _write_serving_file(config: Config, staging: Path, meta: dict[str, Any]) -> dict[str, int]:
     """The serving DuckDB file and the Parquet copies, from the warehouse's marts."""
     serving = staging / "kam.duckdb"
     con = duckdb.connect(str(serving))
@@ -144,7 +142,7 @@ def publish(
         "code_version": code_version(),
         "rules_hash": rules_hash,
     }
-    counts = _write_serving_file(config, run, staging, meta)
+    counts = _write_serving_file(config, staging, meta)
     files = {"kam.duckdb": staging / "kam.duckdb"}
     files.update({f"parquet/{p.name}": p for p in sorted((staging / "parquet").glob("*.parquet"))})
     manifest = {
