@@ -1,5 +1,7 @@
 """`make bench`: generate SF<scale> exports and time each phase of the pipeline.
 
+Phases: generate, ingest, build, gate, and publish (which gates again before publishing).
+
 Each phase runs as the `kam` command a user would type, in a fresh process; the figures go to
 stdout and to benchmarks/results/<UTC time>-sf<scale>.json.
 """
@@ -59,6 +61,8 @@ def main() -> None:
     size = _inbox_bytes(home)
     phases["ingest"] = _kam("ingest", "--home", str(home))
     phases["build"] = _kam("build", "--home", str(home))
+    phases["gate"] = _kam("gate", "--home", str(home))
+    phases["publish (gate + publish)"] = _kam("publish", "--home", str(home))
 
     ingest_mb_s = size / 1e6 / phases["ingest"]
     result = {

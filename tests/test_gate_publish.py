@@ -4,12 +4,15 @@ publication is swapped in whole."""
 from __future__ import annotations
 
 import json
+from datetime import date
 from pathlib import Path
 
 import duckdb
 import pytest
 import yaml
 
+from kam.errors import GateFailed
+from kam.home import Home
 from tests.conftest import AS_OF, query, run_kam
 from tests.helpers import copy_home, snapshot, write_overrides
 
@@ -153,6 +156,29 @@ def test_stale_data_blocks(home):
     (home / "kam.yml").write_text(yaml.safe_dump(config, allow_unicode=True), encoding="utf-8")
     failed = _assert_gate_blocks(home, "data_freshness")
     assert "15 days" in failed["samples"][0]["problem"]
+
+
+def test_a_mart_total_off_by_a_cent_blocks_kam_run(home, monkeypatch):
+    """The fault is planted inside `kam run` itself (the run_pipeline behind the command),
+    between its build and its gate, as a model bug would leave it."""
+    import kam.pipeline
+
+    build = kam.pipeline.build_step
+
+    def build_then_break_a_total(config, run, echo, **options):
+        build(config, run, echo, **options)
+        con = duckdb.connect(str(config.home.warehouse_path))
+        con.execute(
+            "UPDATE marts.customer_value SET revenue = revenue + 0.01 WHERE rowid = "
+            "(SELECT min(rowid) FROM marts.customer_value)"
+        )
+        con.close()
+
+    monkeypatch.setattr(kam.pipeline, "build_step", build_then_break_a_total)
+    before = snapshot(home / "published")
+    with pytest.raises(GateFailed, match="revenue_reconciles"):
+        kam.pipeline.run_pipeline(Home.resolve(home), as_of=date.fromisoformat(AS_OF), echo=print)
+    assert snapshot(home / "published") == before
 
 
 def test_a_mart_total_off_by_a_cent_blocks(home):
