@@ -66,12 +66,6 @@ class SourceConfig:
                     found.add(path.resolve())
         return sorted(found, key=lambda p: (p.name, str(p)))
 
-    def mapping(self, column: str) -> ColumnMapping | None:
-        for mapping in self.columns:
-            if mapping.column == column:
-                return mapping
-        return None
-
 
 @dataclass(frozen=True)
 class DuckDBSettings:

@@ -330,7 +330,8 @@ def _store_batch(
         ORDER BY parsed.row_number
         """
     )
-    if _has_table(con, "src_rejects"):
+    rejected_lines = 0
+    if _has_table(con, "src_rejects"):  # CSV only: lines DuckDB could not split into fields
         con.execute(
             f"""
             INSERT INTO raw.quarantine
@@ -340,14 +341,10 @@ def _store_batch(
             FROM src_rejects GROUP BY line ORDER BY line
             """
         )
+        rejected_lines = con.execute("SELECT count(DISTINCT line) FROM src_rejects").fetchone()[0]
     loaded, quarantined = con.execute(
         "SELECT count(*) FILTER (reason IS NULL), count(*) FILTER (reason IS NOT NULL) FROM parsed"
     ).fetchone()
-    rejected_lines = (
-        con.execute("SELECT count(DISTINCT line) FROM src_rejects").fetchone()[0]
-        if _has_table(con, "src_rejects")
-        else 0
-    )
     return loaded, quarantined + rejected_lines
 
 
