@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pendulum
-from airflow.sdk import dag, task
+from airflow.sdk import Param, dag, task
 from cosmos import DbtTaskGroup, ExecutionConfig, ProfileConfig, ProjectConfig, RenderConfig
 from cosmos.constants import ExecutionMode, InvocationMode, LoadMode, TestBehavior
 
@@ -29,6 +29,13 @@ DBT = orchestration.dbt_settings()
     default_args={"owner": "kam", "on_failure_callback": orchestration.record_failure},
     tags=["kam"],
     doc_md=__doc__,
+    params={
+        "full_refresh": Param(
+            False,
+            type="boolean",
+            description="Rebuild the incremental models (order lines, customer-months) whole.",
+        )
+    },
 )
 def kam_daily():
     @task(pool=POOL, retries=3, retry_delay=timedelta(minutes=1), retry_exponential_backoff=True)

@@ -3,8 +3,8 @@
 with order_years as (
     select distinct
         customer_id,
-        rating_year
-    from {{ ref('int_order_lines_netted') }}
+        {{ fiscal_year('order_month') }} as rating_year
+    from {{ ref('int_customer_months') }}
 ),
 
 invoice_years as (

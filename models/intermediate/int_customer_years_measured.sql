@@ -11,14 +11,14 @@ presence as (
 order_totals as (
     select
         customer_id,
-        rating_year,
-        sum(net_revenue) as revenue,
+        {{ fiscal_year('order_month') }} as rating_year,
+        sum(revenue) as revenue,
         sum(net_cost) as net_cost,
-        bool_or(has_counted_cost) as has_cost,
+        bool_or(has_cost) as has_cost,
         sum(returned_amount) as returned_amount,
-        bool_or(is_active_line) as active
-    from {{ ref('int_order_lines_netted') }}
-    group by customer_id, rating_year
+        bool_or(active) as active
+    from {{ ref('int_customer_months') }}
+    group by customer_id, {{ fiscal_year('order_month') }}
 ),
 
 invoice_totals as (
@@ -47,10 +47,12 @@ open_at_year_end as (
         sum(case when open_items.due_date < customer_years.year_end then open_items.open_amount else 0 end)
             as overdue_amount
     from customer_years
+    inner join {{ ref('int_receivables_as_of_dates') }} as as_of_dates
+        on customer_years.year_end = as_of_dates.as_of_date
     inner join {{ ref('int_receivables_open_items') }} as open_items
         on
             customer_years.customer_id = open_items.customer_id
-            and customer_years.year_end = open_items.as_of_date
+            and as_of_dates.cutoff_date = open_items.cutoff_date
     group by customer_years.customer_id, customer_years.rating_year
 ),
 

@@ -9,36 +9,14 @@ with ranked as (
     from {{ ref('int_customer_years_ranked') }}
 ),
 
-years as (
-    select distinct
-        rating_year,
-        year_start
-    from {{ ref('int_customer_years') }}
-),
-
-month_offsets as (
-    {% for offset in range(12) -%}
-        select {{ offset }} as month_offset{% if not loop.last %}
-            union all{% endif %}
-    {% endfor %}
-),
-
-months as (
-    select
-        years.rating_year,
-        month_offsets.month_offset,
-        {{ dbt.dateadd('month', 'month_offsets.month_offset', 'years.year_start') }} as month_start
-    from years
-    cross join month_offsets
-),
-
 monthly_revenue as (
     select
         customer_id,
-        order_month,
-        sum(net_revenue) as revenue
-    from {{ ref('int_order_lines_netted') }}
-    group by customer_id, order_month
+        {{ fiscal_year('order_month') }} as rating_year,
+        {{ months_between(fiscal_year_start(fiscal_year('order_month')), 'order_month') }}
+            as month_offset,
+        revenue
+    from {{ ref('int_customer_months') }}
 ),
 
 thresholds as (
@@ -55,15 +33,13 @@ above as (
         ranked.customer_id,
         ranked.rating_year,
         thresholds.stars,
-        months.month_offset
+        monthly_revenue.month_offset
     from ranked
-    inner join months on ranked.rating_year = months.rating_year
-    cross join thresholds
     inner join monthly_revenue
         on
             ranked.customer_id = monthly_revenue.customer_id
-            and cast(months.month_start as date) = cast(monthly_revenue.order_month as date)
-    where monthly_revenue.revenue > thresholds.threshold
+            and ranked.rating_year = monthly_revenue.rating_year
+    inner join thresholds on monthly_revenue.revenue > thresholds.threshold
 ),
 
 runs as (

@@ -1,4 +1,7 @@
 -- The dates at which open receivables are needed: every rating year's end, and the aging date.
+-- Each has the cut-off of documents it needs (int_receivables_open_items): the date itself, or
+-- 9999-12-31 ("every document") when no invoice or payment is dated after it, so that the
+-- aging date and the end of the running year share one cut-off that a new day does not move.
 with years as (
     select distinct
         rating_year,
@@ -6,12 +9,19 @@ with years as (
     from {{ ref('int_customer_years') }}
 ),
 
-latest_dates as (
-    select max(order_date) as latest_date from {{ ref('stg_raw__order_lines') }}
-    union all
-    select max(invoice_date) from {{ ref('stg_raw__invoices') }}
+document_dates as (
+    select max(invoice_date) as latest_date from {{ ref('stg_raw__invoices') }}
     union all
     select max(payment_date) from {{ ref('stg_raw__payments') }}
+),
+
+latest_dates as (
+    select
+        (select max(latest_date) from document_dates) as latest_document_date,
+        greatest(
+            (select max(latest_date) from document_dates),
+            (select max(last_order_date) from {{ ref('int_customer_months') }})
+        ) as latest_date
 ),
 
 aging_date as (
@@ -19,24 +29,40 @@ aging_date as (
         {% if var('aging_as_of_date') -%}
             cast('{{ var("aging_as_of_date") }}' as date)
         {%- else -%}
-            max(latest_date)
+            latest_date
         {%- endif %} as as_of_date
     from latest_dates
+),
+
+as_of_dates as (
+    select
+        years.year_end as as_of_date,
+        true as is_year_end,
+        false as is_aging_date
+    from years
+    where years.year_end not in (
+            select aging_date.as_of_date from aging_date
+            where aging_date.as_of_date is not null
+        )
+    union all
+    select
+        aging_date.as_of_date,
+        aging_date.as_of_date in (select years.year_end from years) as is_year_end,
+        true as is_aging_date
+    from aging_date
+    where aging_date.as_of_date is not null
 )
 
 select
-    years.year_end as as_of_date,
-    true as is_year_end,
-    false as is_aging_date
-from years
-where years.year_end not in (
-        select aging_date.as_of_date from aging_date
-        where aging_date.as_of_date is not null
-    )
-union all
-select
-    aging_date.as_of_date,
-    aging_date.as_of_date in (select years.year_end from years) as is_year_end,
-    true as is_aging_date
-from aging_date
-where aging_date.as_of_date is not null
+    as_of_dates.as_of_date,
+    as_of_dates.is_year_end,
+    as_of_dates.is_aging_date,
+    case
+        when
+            latest_dates.latest_document_date is null
+            or as_of_dates.as_of_date >= latest_dates.latest_document_date
+            then cast('9999-12-31' as date)
+        else as_of_dates.as_of_date
+    end as cutoff_date
+from as_of_dates
+cross join latest_dates

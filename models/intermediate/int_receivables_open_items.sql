@@ -1,47 +1,130 @@
--- Open receivables per invoice at each as-of date D (PRODUCT.md section 3, precise rules):
+-- Open receivables per invoice at each cut-off date D (PRODUCT.md section 3, precise rules):
 -- invoices dated <= D and payments dated <= D; a payment naming an invoice of the same
 -- customer issued by D goes to it; everything else (no or unknown invoice id, another
 -- customer's invoice, the excess over the invoice, credit notes) is one pool per customer,
 -- applied at D to the open invoices oldest first (invoice_date, due_date, invoice_id).
-with as_of_dates as (
-    select as_of_date from {{ ref('int_receivables_as_of_dates') }}
+-- Only invoices still open are listed. A cut-off is an as-of date, or 9999-12-31 for "every
+-- document", which stands for all as-of dates on or after the latest invoice or payment
+-- (int_receivables_as_of_dates), so a new day does not make a new cut-off.
+--
+-- Incremental: everything is per customer, so a run recomputes, at each cut-off built before,
+-- only the customers with an invoice or payment loaded or superseded since the last run and
+-- dated by the cut-off, and computes whole only the cut-offs not built yet. A customer
+-- recomputed gets a row without invoice_id, whose key makes the merge delete its earlier rows;
+-- the post-hooks delete these markers and the cut-offs no longer needed.
+{{ config(
+    materialized='incremental',
+    unique_key=['cutoff_date', 'customer_id'],
+    incremental_strategy='delete+insert',
+    on_schema_change='fail',
+    post_hook=[
+        "delete from {{ this }} where invoice_id is null",
+        "delete from {{ this }} where cutoff_date not in
+            (select cutoff_date from {{ ref('int_receivables_as_of_dates') }})",
+    ],
+) }}
+
+with cutoffs as (
+    select distinct cutoff_date from {{ ref('int_receivables_as_of_dates') }}
 ),
+
+{% if is_incremental() -%}
+    watermark as (
+        select coalesce(max(through_batch_id), 0) as batch_id from {{ this }}
+    ),
+
+    changed_documents as (
+        select
+            invoices.customer_id,
+            invoices.invoice_date as document_date
+        from {{ source('raw', 'invoices') }} as invoices
+        cross join watermark
+        where invoices.batch_id > watermark.batch_id or invoices.superseded_by > watermark.batch_id
+        union all
+        select
+            payments.customer_id,
+            payments.payment_date as document_date
+        from {{ source('raw', 'payments') }} as payments
+        cross join watermark
+        where payments.batch_id > watermark.batch_id or payments.superseded_by > watermark.batch_id
+    ),
+
+    new_cutoffs as (
+        select cutoff_date from cutoffs
+        where cutoff_date not in (select built.cutoff_date from {{ this }} as built)
+    ),
+
+    changed_customers as (
+        select distinct
+            cutoffs.cutoff_date,
+            changed_documents.customer_id
+        from cutoffs
+        inner join changed_documents on changed_documents.document_date <= cutoffs.cutoff_date
+        where cutoffs.cutoff_date not in (select new_cutoffs.cutoff_date from new_cutoffs)
+    ),
+{%- endif %}
 
 invoices as (
     select
-        as_of_dates.as_of_date,
+        cutoffs.cutoff_date,
         invoices.invoice_id,
         invoices.customer_id,
         invoices.invoice_date,
         invoices.due_date,
         invoices.amount
     from {{ ref('stg_raw__invoices') }} as invoices
-    inner join as_of_dates on invoices.invoice_date <= as_of_dates.as_of_date
+    inner join cutoffs on invoices.invoice_date <= cutoffs.cutoff_date
+    {% if is_incremental() -%}
+        left join new_cutoffs on cutoffs.cutoff_date = new_cutoffs.cutoff_date
+        left join changed_customers
+            on
+                cutoffs.cutoff_date = changed_customers.cutoff_date
+                and invoices.customer_id = changed_customers.customer_id
+        where
+            (new_cutoffs.cutoff_date is not null or changed_customers.customer_id is not null)
+            and (
+                exists (select 1 from new_cutoffs)
+                or invoices.customer_id in (select changed_customers.customer_id from changed_customers)
+            )
+    {%- endif %}
 ),
 
 payments as (
     select
-        as_of_dates.as_of_date,
+        cutoffs.cutoff_date,
         payments.customer_id,
         payments.invoice_id,
         payments.amount
     from {{ ref('stg_raw__payments') }} as payments
-    inner join as_of_dates on payments.payment_date <= as_of_dates.as_of_date
+    inner join cutoffs on payments.payment_date <= cutoffs.cutoff_date
+    {% if is_incremental() -%}
+        left join new_cutoffs on cutoffs.cutoff_date = new_cutoffs.cutoff_date
+        left join changed_customers
+            on
+                cutoffs.cutoff_date = changed_customers.cutoff_date
+                and payments.customer_id = changed_customers.customer_id
+        where
+            (new_cutoffs.cutoff_date is not null or changed_customers.customer_id is not null)
+            and (
+                exists (select 1 from new_cutoffs)
+                or payments.customer_id in (select changed_customers.customer_id from changed_customers)
+            )
+    {%- endif %}
 ),
 
 named_payments as (
     select
-        payments.as_of_date,
+        payments.cutoff_date,
         payments.invoice_id,
         sum(payments.amount) as paid
     from payments
     inner join invoices
         on
-            payments.as_of_date = invoices.as_of_date
+            payments.cutoff_date = invoices.cutoff_date
             and payments.invoice_id = invoices.invoice_id
             and payments.customer_id = invoices.customer_id
     where invoices.amount > 0
-    group by payments.as_of_date, payments.invoice_id
+    group by payments.cutoff_date, payments.invoice_id
 ),
 
 after_named as (
@@ -51,60 +134,60 @@ after_named as (
     from invoices
     left join named_payments
         on
-            invoices.as_of_date = named_payments.as_of_date
+            invoices.cutoff_date = named_payments.cutoff_date
             and invoices.invoice_id = named_payments.invoice_id
     where invoices.amount > 0
 ),
 
 credit_notes as (
     select
-        as_of_date,
+        cutoff_date,
         customer_id,
         sum(-amount) as credited
     from invoices
     where amount < 0
-    group by as_of_date, customer_id
+    group by cutoff_date, customer_id
 ),
 
 paid_totals as (
     select
-        as_of_date,
+        cutoff_date,
         customer_id,
         sum(amount) as paid
     from payments
-    group by as_of_date, customer_id
+    group by cutoff_date, customer_id
 ),
 
 applied_totals as (
     select
-        as_of_date,
+        cutoff_date,
         customer_id,
         sum(applied_named) as applied
     from after_named
-    group by as_of_date, customer_id
+    group by cutoff_date, customer_id
 ),
 
 pools as (
     select
-        coalesce(paid_totals.as_of_date, credit_notes.as_of_date) as as_of_date,
+        coalesce(paid_totals.cutoff_date, credit_notes.cutoff_date) as cutoff_date,
         coalesce(paid_totals.customer_id, credit_notes.customer_id) as customer_id,
         coalesce(paid_totals.paid, 0) + coalesce(credit_notes.credited, 0) as credit
     from paid_totals
     full outer join credit_notes
         on
-            paid_totals.as_of_date = credit_notes.as_of_date
+            paid_totals.cutoff_date = credit_notes.cutoff_date
             and paid_totals.customer_id = credit_notes.customer_id
 ),
 
 pool_balances as (
     select
-        pools.as_of_date,
+        pools.cutoff_date,
         pools.customer_id,
         pools.credit - coalesce(applied_totals.applied, 0) as pool
     from pools
     left join applied_totals
         on
-            pools.as_of_date = applied_totals.as_of_date
+            pools.cutoff_date = applied_totals.cutoff_date
             and pools.customer_id = applied_totals.customer_id
 ),
 
@@ -114,23 +197,56 @@ queued as (
         after_named.amount - after_named.applied_named as remaining,
         coalesce(pool_balances.pool, 0) as pool,
         coalesce(sum(after_named.amount - after_named.applied_named) over (
-            partition by after_named.as_of_date, after_named.customer_id
+            partition by after_named.cutoff_date, after_named.customer_id
             order by after_named.invoice_date, after_named.due_date, after_named.invoice_id
             rows between unbounded preceding and 1 preceding
         ), 0) as remaining_before
     from after_named
     left join pool_balances
         on
-            after_named.as_of_date = pool_balances.as_of_date
+            after_named.cutoff_date = pool_balances.cutoff_date
             and after_named.customer_id = pool_balances.customer_id
+),
+
+open_items as (
+    select
+        cutoff_date,
+        invoice_id,
+        customer_id,
+        invoice_date,
+        due_date,
+        amount,
+        remaining - greatest(least(remaining, pool - remaining_before), 0) as open_amount
+    from queued
+),
+
+-- The newest batch of invoices and payments this run has seen: the next run's watermark.
+through as (
+    select max(batch_id) as batch_id
+    from (
+        select batch_id from {{ ref('stg_raw__invoices') }}
+        union all
+        select batch_id from {{ ref('stg_raw__payments') }}
+    ) as documents
 )
 
 select
-    as_of_date,
-    invoice_id,
-    customer_id,
-    invoice_date,
-    due_date,
-    amount,
-    remaining - greatest(least(remaining, pool - remaining_before), 0) as open_amount
-from queued
+    open_items.*,
+    through.batch_id as through_batch_id
+from open_items
+cross join through
+where open_items.open_amount > 0
+{% if is_incremental() -%}
+    union all
+    select
+        changed_customers.cutoff_date,
+        null as invoice_id,
+        changed_customers.customer_id,
+        null as invoice_date,
+        null as due_date,
+        null as amount,
+        null as open_amount,
+        through.batch_id as through_batch_id
+    from changed_customers
+    cross join through
+{%- endif %}

@@ -3,16 +3,21 @@
 {%- set bounds = var('aging_buckets') %}
 
 with as_of as (
-    select as_of_date from {{ ref('int_receivables_as_of_dates') }}
+    select
+        as_of_date,
+        cutoff_date
+    from {{ ref('int_receivables_as_of_dates') }}
     where is_aging_date
 ),
 
 open_items as (
     select
-        open_items.*,
-        {{ days_between('open_items.due_date', 'open_items.as_of_date') }} as days_past_due
+        as_of.as_of_date,
+        open_items.customer_id,
+        open_items.open_amount,
+        {{ days_between('open_items.due_date', 'as_of.as_of_date') }} as days_past_due
     from {{ ref('int_receivables_open_items') }} as open_items
-    inner join as_of on open_items.as_of_date = as_of.as_of_date
+    inner join as_of on open_items.cutoff_date = as_of.cutoff_date
     where open_items.open_amount > 0
 )
 

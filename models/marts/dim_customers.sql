@@ -6,9 +6,9 @@ with profiles as (
 order_span as (
     select
         customer_id,
-        min(order_date) as first_order_date,
-        max(order_date) as last_order_date
-    from {{ ref('stg_raw__order_lines') }}
+        min(first_order_date) as first_order_date,
+        max(last_order_date) as last_order_date
+    from {{ ref('int_customer_months') }}
     group by customer_id
 ),
 

@@ -5,9 +5,10 @@ with batches as (
 ),
 
 order_costs as (
-    select count(*) as lines_with_cost
-    from {{ ref('stg_raw__order_lines') }}
-    where cost_amount is not null
+    select exists(
+        select 1 from {{ ref('stg_raw__order_lines') }}
+        where cost_amount is not null
+    ) as has_cost
 ),
 
 loaded as (
@@ -25,6 +26,6 @@ select
     loaded.has_payments,
     loaded.has_crm_accounts,
     loaded.has_crm_activities,
-    order_costs.lines_with_cost > 0 as has_cost
+    order_costs.has_cost
 from loaded
 cross join order_costs

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import time
@@ -15,9 +16,9 @@ from kam.db import connect
 from kam.errors import KamError
 from kam.ingest.parse import install_macros
 from kam.overrides import load_overrides
-from kam.paths import DBT_PROJECT_DIR
+from kam.paths import DBT_PROJECT_DIR, PROJECT_ROOT
 from kam.rules import effective_rules, rules_hash
-from kam.warehouse import create_raw_schema
+from kam.warehouse import create_raw_schema, read_models_fingerprint, write_models_fingerprint
 
 Echo = Callable[[str], None]
 
@@ -37,15 +38,23 @@ def dbt_vars(config: Config, run_vars: dict[str, Any] | None = None) -> dict[str
     return {**rules, "rules_hash": rules_hash(rules), **(run_vars or {})}
 
 
+def dbt_profile_environment(config: Config) -> dict[str, str]:
+    """The variables profiles.yml reads: the warehouse file and kam.yml's DuckDB limits."""
+    warehouse = config.home.warehouse_path
+    return {
+        "KAM_WAREHOUSE": str(warehouse),
+        "KAM_DBT_THREADS": str(config.duckdb.threads or 2),
+        "KAM_DUCKDB_THREADS": str(config.duckdb.threads or os.cpu_count() or 1),
+        "KAM_DUCKDB_MEMORY_LIMIT": config.duckdb.memory_limit or "75%",
+        # DuckDB's own default, spelled out: an empty setting would switch spilling off.
+        "KAM_DUCKDB_TEMP_DIRECTORY": config.duckdb.temp_directory or f"{warehouse}.tmp",
+    }
+
+
 @contextmanager
 def dbt_environment(config: Config):
     """Environment variables that point dbt's profile at this home's warehouse."""
-    settings = {
-        "KAM_WAREHOUSE": str(config.home.warehouse_path),
-        "KAM_DBT_THREADS": str(config.duckdb.threads or 2),
-        "KAM_DUCKDB_MEMORY_LIMIT": config.duckdb.memory_limit or "75%",
-        "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
-    }
+    settings = {**dbt_profile_environment(config), "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"}
     saved = {key: os.environ.get(key) for key in settings}
     os.environ.update(settings)
     try:
@@ -58,13 +67,41 @@ def dbt_environment(config: Config):
                 os.environ[key] = value
 
 
-def prepare_warehouse(config: Config) -> None:
-    """Raw tables exist (even before any ingest) and the override register is loaded."""
+# The schema of the incremental models (int_order_lines_netted, int_customer_months).
+INCREMENTAL_SCHEMA = "intermediate"
+
+
+def models_fingerprint() -> str:
+    """A hash of the dbt code (models, macros, project file): when it changes, rows an
+    incremental model kept from earlier runs may no longer be what the code computes."""
+    digest = hashlib.sha256()
+    files = [DBT_PROJECT_DIR / "dbt_project.yml"]
+    for folder in (PROJECT_ROOT / "models", DBT_PROJECT_DIR / "macros"):
+        files += sorted(path for path in folder.rglob("*") if path.is_file())
+    for path in files:
+        digest.update(str(path.relative_to(PROJECT_ROOT)).encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+def prepare_warehouse(config: Config, *, full_refresh: bool = False, echo: Echo = print) -> None:
+    """Raw tables exist (even before any ingest) and the override register is loaded.
+
+    The incremental models start over (their schema is dropped, so dbt builds them whole) on
+    --full-refresh and whenever the dbt code differs from the code that built them."""
+    fingerprint = models_fingerprint()
     con = connect(config.home.warehouse_path, config.duckdb)
     try:
         install_macros(con)
         create_raw_schema(con)
         load_overrides(con, config.home)
+        built_with = read_models_fingerprint(con)
+        if full_refresh or built_with != fingerprint:
+            if built_with is not None:
+                reason = "--full-refresh" if full_refresh else "the dbt models changed"
+                echo(f"build: full refresh of the incremental models ({reason})")
+            con.execute(f"DROP SCHEMA IF EXISTS {INCREMENTAL_SCHEMA} CASCADE")
+            write_models_fingerprint(con, fingerprint)
     finally:
         con.close()
 
@@ -144,10 +181,11 @@ def run_build(
     *,
     run_vars: dict[str, Any] | None = None,
     select: str | None = None,
+    full_refresh: bool = False,
     echo: Echo = print,
 ) -> BuildResult:
     """dbt build (models and tests, or those selected); failing nodes are listed in the result."""
-    prepare_warehouse(config)
+    prepare_warehouse(config, full_refresh=full_refresh, echo=echo)
     command = ["build", "--select", select] if select else ["build"]
     result = run_dbt(config, command, run_vars=run_vars, echo=echo)
     log = config.home.logs_dir / "dbt.log"

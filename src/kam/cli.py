@@ -157,6 +157,13 @@ def ingest(home_path: str | None, sources: tuple[str, ...]) -> None:
     run_ingest(Home.resolve(home_path), sources=list(sources) or None, echo=click.echo)
 
 
+_full_refresh_option = click.option(
+    "--full-refresh",
+    is_flag=True,
+    help="Rebuild the incremental models (order lines, customer-months) from all raw rows.",
+)
+
+
 @cli.command()
 @_home_option
 @click.option(
@@ -166,12 +173,13 @@ def ingest(home_path: str | None, sources: tuple[str, ...]) -> None:
     metavar="YYYY-MM-DD",
     help="The run's as-of date (default today): years ending before it are closed.",
 )
+@_full_refresh_option
 @_handles_errors
-def build(home_path: str | None, as_of: str | None) -> None:
+def build(home_path: str | None, as_of: str | None, full_refresh: bool) -> None:
     """Build the marts and run the dbt tests (dbt build) on the warehouse."""
     from kam.pipeline import run_build_step
 
-    run_build_step(Home.resolve(home_path), as_of=as_of, echo=click.echo)
+    run_build_step(Home.resolve(home_path), as_of=as_of, full_refresh=full_refresh, echo=click.echo)
 
 
 _as_of_option = click.option(
@@ -239,13 +247,20 @@ def publish(
 @_home_option
 @_as_of_option
 @_accept_churn_option
+@_full_refresh_option
 @_handles_errors
-def run_command(home_path: str | None, as_of: str | None, accept_churn: bool) -> None:
+def run_command(
+    home_path: str | None, as_of: str | None, accept_churn: bool, full_refresh: bool
+) -> None:
     """ingest → build → gate → publish. Exit 1 when the gate fails (nothing published)."""
     from kam.pipeline import parse_date, print_published, run_pipeline
 
     run = run_pipeline(
-        Home.resolve(home_path), as_of=parse_date(as_of), accept_churn=accept_churn, echo=click.echo
+        Home.resolve(home_path),
+        as_of=parse_date(as_of),
+        accept_churn=accept_churn,
+        full_refresh=full_refresh,
+        echo=click.echo,
     )
     print_published(run, click.echo)
 

@@ -69,6 +69,7 @@ def configured_sources() -> list[str]:
 
 def dbt_settings() -> dict[str, Any]:
     """Paths, environment and vars for Cosmos: the same profile and vars as `kam build`."""
+    from kam.build import dbt_profile_environment
     from kam.rules import effective_rules, rules_hash
 
     kam_home = home()
@@ -76,21 +77,14 @@ def dbt_settings() -> dict[str, Any]:
         config = load_config(kam_home)
         rules = effective_rules(config.rules)
         variables = {**rules, "rules_hash": rules_hash(rules)}
-        threads = config.duckdb.threads or 2
-        memory = config.duckdb.memory_limit or "75%"
     except Exception:
-        variables, threads, memory = {}, 2, "75%"
+        config, variables = Config(home=kam_home, sources={}), {}
     variables["as_of_date"] = "{{ data_interval_end | ds }}"
     variables["run_id"] = "{{ run_id }}"
     return {
         "project_dir": DBT_PROJECT_DIR,
         "profiles_yml": DBT_PROJECT_DIR / "profiles.yml",
-        "env": {
-            "KAM_WAREHOUSE": str(kam_home.warehouse_path),
-            "KAM_DBT_THREADS": str(threads),
-            "KAM_DUCKDB_MEMORY_LIMIT": memory,
-            "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
-        },
+        "env": {**dbt_profile_environment(config), "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"},
         "vars": variables,
     }
 
@@ -115,13 +109,15 @@ def ingest_source(source: str, context: dict[str, Any]) -> dict[str, int]:
 
 
 def prepare_warehouse(context: dict[str, Any]) -> None:
-    """kam's own tables exist and the override register is loaded, before dbt runs."""
+    """kam's own tables exist and the override register is loaded, before dbt runs; the
+    incremental models start over when the run asks for a full refresh or the code changed."""
     from kam.build import prepare_warehouse as prepare
     from kam.pipeline import recorded_run
 
     config = _config()
+    full_refresh = bool((context.get("params") or {}).get("full_refresh"))
     with recorded_run(config.home, "prepare", run_as_of(context), _echo, kam_run_id(context)):
-        prepare(config)
+        prepare(config, full_refresh=full_refresh, echo=_echo)
 
 
 def gate(context: dict[str, Any], accept_churn: bool = False) -> None:

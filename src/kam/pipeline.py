@@ -104,11 +104,14 @@ def build_step(
     *,
     select: str | None = None,
     extra_vars: dict[str, Any] | None = None,
+    full_refresh: bool = False,
 ) -> None:
     """dbt build (or the part of it downstream of `select`); a failing node fails the run."""
     started = time.monotonic()
     run_vars = {"as_of_date": run.as_of.isoformat(), "run_id": run.run_id, **(extra_vars or {})}
-    build = run_build(config, run_vars=run_vars, select=select, echo=echo)
+    build = run_build(
+        config, run_vars=run_vars, select=select, full_refresh=full_refresh, echo=echo
+    )
     run.phases["build"] = run.phases.get("build", 0.0) + time.monotonic() - started
     run.build = build
     run.facts["rules_hash"] = build.rules_hash
@@ -159,6 +162,7 @@ def run_pipeline(
     accept_churn: bool = False,
     sources: list[str] | None = None,
     postgres_dsn: str | None = None,
+    full_refresh: bool = False,
     echo: Echo = print,
 ) -> Run:
     """Run some steps of ingest → build → gate → publish as one run with one report."""
@@ -173,7 +177,7 @@ def run_pipeline(
         if "ingest" in steps:
             ingest_step(config, run, sources, echo)
         if "build" in steps:
-            build_step(config, run, echo)
+            build_step(config, run, echo, full_refresh=full_refresh)
         if "gate" in steps:
             gate_step(config, run, accept_churn, echo)
         if "publish" in steps:
@@ -186,9 +190,13 @@ def run_ingest(home: Home, *, sources: list[str] | None = None, echo: Echo = pri
     return run_pipeline(home, steps=("ingest",), sources=sources, echo=echo)
 
 
-def run_build_step(home: Home, *, as_of: str | None = None, echo: Echo = print) -> Run:
+def run_build_step(
+    home: Home, *, as_of: str | None = None, full_refresh: bool = False, echo: Echo = print
+) -> Run:
     """`kam build`: dbt build on the home's warehouse as a run of its own."""
-    return run_pipeline(home, steps=("build",), as_of=parse_date(as_of), echo=echo)
+    return run_pipeline(
+        home, steps=("build",), as_of=parse_date(as_of), full_refresh=full_refresh, echo=echo
+    )
 
 
 def print_published(run: Run, echo: Echo) -> None:

@@ -2,6 +2,7 @@
 
 raw.*: one table per source, the batch log, the quarantine and the override register.
 ratings.*: the frozen annual ratings written by `kam rerate`.
+meta.*: what the last build was made with (the fingerprint of the dbt code).
 """
 
 from __future__ import annotations
@@ -81,6 +82,13 @@ FROZEN_RATING_COLUMNS = (
 )
 
 
+# The dbt code the incremental models were last started over with (one row).
+MODELS_FINGERPRINT_COLUMNS = (
+    ("fingerprint", "VARCHAR NOT NULL"),
+    ("recorded_at", "TIMESTAMP NOT NULL"),
+)
+
+
 def raw_columns(source: Source) -> list[tuple[str, str]]:
     """Columns of raw.<source>: batch bookkeeping around the canonical columns."""
     return [
@@ -118,4 +126,17 @@ def create_raw_schema(con: duckdb.DuckDBPyConnection) -> None:
     statements.append("CREATE SCHEMA IF NOT EXISTS ratings;")
     statements.append(_create_table("ratings.rating_runs", RATING_RUN_COLUMNS))
     statements.append(_create_table("ratings.customer_ratings", FROZEN_RATING_COLUMNS))
+    statements.append("CREATE SCHEMA IF NOT EXISTS meta;")
+    statements.append(_create_table("meta.models_fingerprint", MODELS_FINGERPRINT_COLUMNS))
     con.execute("\n".join(statements))
+
+
+def read_models_fingerprint(con: duckdb.DuckDBPyConnection) -> str | None:
+    """The fingerprint of the dbt code that built the incremental models (None: never built)."""
+    row = con.execute("SELECT fingerprint FROM meta.models_fingerprint").fetchone()
+    return row[0] if row else None
+
+
+def write_models_fingerprint(con: duckdb.DuckDBPyConnection, fingerprint: str) -> None:
+    con.execute("DELETE FROM meta.models_fingerprint")
+    con.execute("INSERT INTO meta.models_fingerprint VALUES (?, current_timestamp)", [fingerprint])
