@@ -1,8 +1,9 @@
 """The daily run is incremental, and it gives exactly what a full refresh gives (issue #8).
 
-A generated home is run without its last day; then the day arrives together with a corrected
-re-export of three earlier order lines (an amount changed, a line moved to another customer, a
-line moved to another month), and `kam run` merges them into the incremental models. A full
+A generated home is run without its last day; then the day arrives together with corrected
+re-exports of earlier rows (order lines: an amount changed, a line moved to another customer, a
+line moved to another month; an invoice moved to another customer and one doubled; a payment
+halved and one moved to a later year), and `kam run` merges them into the incremental models. A full
 refresh of the same warehouse must then give identical tables, row for row.
 """
 
@@ -20,66 +21,109 @@ from tests.conftest import AS_OF, REPO, run_kam
 sys.path.insert(0, str(REPO / "benchmarks"))
 import daily
 
-INCREMENTAL_MODELS = ("int_order_lines_netted", "int_customer_months")
+INCREMENTAL_MODELS = ("int_order_lines_netted", "int_customer_months", "int_receivables_open_items")
+
+
+def _reexport(home: Path, source: str, day: str, rows_sql: str) -> None:
+    """Write <source>_<day>_corrections.csv: rows of the source's 2024 file, as rows_sql
+    (a query on the table `lines`) changes them."""
+    con = duckdb.connect()
+    con.execute(
+        f"CREATE TEMP TABLE lines AS SELECT * FROM read_csv("
+        f"'{home / 'inbox' / source / f'{source}_2024.csv'}', header = true, all_varchar = true)"
+    )
+    target = home / "inbox" / source / f"{source}_{day}_corrections.csv"
+    con.execute(f"COPY ({rows_sql}) TO '{target}' (HEADER, DELIMITER ',')")
+    con.close()
 
 
 def _write_corrections(home: Path, day: str) -> dict[str, tuple]:
-    """A re-export of three 2024 lines, corrected; returns what each correction changed."""
-    source = home / "inbox" / "orders" / "orders_2024.csv"
-    target = home / "inbox" / "orders" / f"orders_{day}_corrections.csv"
+    """Corrected re-exports of earlier rows; returns what the order corrections moved."""
     con = duckdb.connect()
-    con.execute(
-        f"CREATE TEMP TABLE lines AS SELECT * FROM read_csv('{source}', header = true, "
-        "all_varchar = true)"
-    )
+    orders = home / "inbox" / "orders" / "orders_2024.csv"
+    con.execute(f"CREATE TEMP TABLE lines AS SELECT * FROM read_csv('{orders}', header = true)")
     # The only line of its customer-month: moving it to another customer empties that month.
     alone = con.execute(
         """
-        SELECT order_id, line_no, customer_id, left(order_date, 7) FROM lines
-        WHERE status = 'completed' AND (customer_id, left(order_date, 7)) IN (
-            SELECT (customer_id, left(order_date, 7)) FROM lines
+        SELECT order_id, line_no, customer_id, strftime(order_date, '%Y-%m') FROM lines
+        WHERE status = 'completed' AND (customer_id, strftime(order_date, '%Y-%m')) IN (
+            SELECT (customer_id, strftime(order_date, '%Y-%m')) FROM lines
             GROUP BY ALL HAVING count(*) = 1)
         ORDER BY order_id, line_no LIMIT 1
         """
     ).fetchone()
-    other_customer = con.execute(
+    other = con.execute(
         "SELECT min(customer_id) FROM lines WHERE customer_id <> ?", [alone[2]]
     ).fetchone()[0]
-    doubled, moved = con.execute(
-        """
-        SELECT order_id || '/' || line_no FROM lines
-        WHERE status = 'completed' AND order_date < '2024-06-01' AND order_id <> ?
-        ORDER BY order_id, line_no LIMIT 2
-        """,
-        [alone[0]],
-    ).fetchall()
-    con.execute(
-        f"""
-        COPY (
-            SELECT * REPLACE (
-                CASE WHEN order_id || '/' || line_no = '{alone[0]}/{alone[1]}'
-                    THEN '{other_customer}' ELSE customer_id END AS customer_id,
-                CASE WHEN order_id || '/' || line_no = '{moved[0]}'
-                    THEN '2024-11-15' ELSE order_date END AS order_date,
-                CASE WHEN order_id || '/' || line_no = '{doubled[0]}'
-                    THEN CAST(CAST(quantity AS DECIMAL(18, 2)) * 2 AS VARCHAR)
-                    ELSE quantity END AS quantity,
-                CASE WHEN order_id || '/' || line_no = '{doubled[0]}'
-                    THEN CAST(CAST(amount AS DECIMAL(18, 2)) * 2 AS VARCHAR)
-                    ELSE amount END AS amount
-            )
-            FROM lines
-            WHERE order_id || '/' || line_no IN ('{alone[0]}/{alone[1]}', '{moved[0]}',
-                                                 '{doubled[0]}')
-        ) TO '{target}' (HEADER, DELIMITER ',')
-        """
+    doubled, moved = (
+        f"{order_id}/{line_no}"
+        for order_id, line_no in con.execute(
+            """
+            SELECT order_id, line_no FROM lines
+            WHERE status = 'completed' AND order_date < '2024-06-01' AND order_id <> ?
+            ORDER BY order_id, line_no LIMIT 2
+            """,
+            [alone[0]],
+        ).fetchall()
     )
     con.close()
-    return {"moved_away": alone, "to_customer": other_customer}
+    key = "order_id || '/' || line_no"
+    _reexport(
+        home,
+        "orders",
+        day,
+        f"""
+        SELECT * REPLACE (
+            CASE WHEN {key} = '{alone[0]}/{alone[1]}' THEN '{other}' ELSE customer_id END
+                AS customer_id,
+            CASE WHEN {key} = '{moved}' THEN '2024-11-15' ELSE order_date END AS order_date,
+            CASE WHEN {key} = '{doubled}' THEN CAST(CAST(quantity AS DECIMAL(18, 2)) * 2
+                AS VARCHAR) ELSE quantity END AS quantity,
+            CASE WHEN {key} = '{doubled}' THEN CAST(CAST(amount AS DECIMAL(18, 2)) * 2
+                AS VARCHAR) ELSE amount END AS amount
+        )
+        FROM lines WHERE {key} IN ('{alone[0]}/{alone[1]}', '{moved}', '{doubled}')
+        """,
+    )
+    # Receivables: the first 2024 invoice moves to another customer, the second is doubled;
+    # the first payment is halved, the second is dated a year-end later.
+    _reexport(
+        home,
+        "invoices",
+        day,
+        f"""
+        SELECT * EXCLUDE (rank) REPLACE (
+            CASE WHEN rank = 1 THEN '{other}' ELSE customer_id END AS customer_id,
+            CASE WHEN rank = 2 THEN CAST(CAST(amount AS DECIMAL(18, 2)) * 2 AS VARCHAR)
+                ELSE amount END AS amount
+        )
+        FROM (SELECT *, row_number() OVER (ORDER BY invoice_id) AS rank FROM lines)
+        WHERE rank <= 2
+        """,
+    )
+    _reexport(
+        home,
+        "payments",
+        day,
+        """
+        SELECT * EXCLUDE (rank) REPLACE (
+            CASE WHEN rank = 1 THEN CAST(CAST(amount AS DECIMAL(18, 2)) / 2 AS VARCHAR)
+                ELSE amount END AS amount,
+            CASE WHEN rank = 2 THEN '2025-06-30' ELSE payment_date END AS payment_date
+        )
+        FROM (SELECT *, row_number() OVER (ORDER BY payment_id) AS rank FROM lines)
+        WHERE rank <= 2
+        """,
+    )
+    return {"moved_away": alone, "to_customer": other}
+
+
+# Bookkeeping that depends on when a row was written, not on the data: left out.
+RUN_COLUMNS = ("run_id", "through_batch_id")
 
 
 def _tables(home: Path) -> dict[str, list[tuple]]:
-    """Every table dbt built (marts and intermediate), rows sorted; run_id columns left out."""
+    """Every table dbt built (marts and intermediate), rows sorted, RUN_COLUMNS left out."""
     con = duckdb.connect(str(home / "warehouse" / "kam.duckdb"), read_only=True)
     try:
         names = con.execute(
@@ -89,12 +133,12 @@ def _tables(home: Path) -> dict[str, list[tuple]]:
             ORDER BY 1
             """
         ).fetchall()
-        return {
-            name: con.execute(f"SELECT * EXCLUDE (run_id) FROM {name} ORDER BY ALL").fetchall()
-            if "run_id" in [c[0] for c in con.execute(f"DESCRIBE {name}").fetchall()]
-            else con.execute(f"SELECT * FROM {name} ORDER BY ALL").fetchall()
-            for (name,) in names
-        }
+        tables = {}
+        for (name,) in names:
+            columns = [c[0] for c in con.execute(f"DESCRIBE {name}").fetchall()]
+            kept = ", ".join(f'"{c}"' for c in columns if c not in RUN_COLUMNS)
+            tables[name] = con.execute(f"SELECT {kept} FROM {name} ORDER BY ALL").fetchall()
+        return tables
     finally:
         con.close()
 
