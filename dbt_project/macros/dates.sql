@@ -34,10 +34,11 @@
     {{ dbt.datediff(start_expr, end_expr, 'month') }}
 {%- endmacro %}
 
-{#- The run's as-of date: var as_of_date, else today. -#}
+{#- The run's as-of date: var as_of_date, else KAM_AS_OF_DATE (how kam passes it), else today. -#}
 {% macro as_of_date() -%}
-    {%- if var('as_of_date') -%}
-        cast('{{ var("as_of_date") }}' as date)
+    {%- set as_of = var('as_of_date') or env_var('KAM_AS_OF_DATE', '') -%}
+    {%- if as_of -%}
+        cast('{{ as_of }}' as date)
     {%- else -%}
         cast({{ dbt.current_timestamp() }} as date)
     {%- endif -%}

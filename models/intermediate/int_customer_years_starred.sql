@@ -28,49 +28,44 @@ thresholds as (
     {% endfor %}
 ),
 
+-- The months of the rating year above each threshold, as bits of a mask (bit k = month k).
 above as (
     select
         ranked.customer_id,
         ranked.rating_year,
         thresholds.stars,
-        monthly_revenue.month_offset
+        bit_or(cast(1 as bigint) << monthly_revenue.month_offset) as months
     from ranked
     inner join monthly_revenue
         on
             ranked.customer_id = monthly_revenue.customer_id
             and ranked.rating_year = monthly_revenue.rating_year
     inner join thresholds on monthly_revenue.revenue > thresholds.threshold
+    group by ranked.customer_id, ranked.rating_year, thresholds.stars
 ),
 
-runs as (
+-- star_months consecutive months: the mask and-ed with itself shifted by 1 .. star_months - 1
+-- keeps a bit exactly where such a run starts.
+earned as (
     select
         customer_id,
         rating_year,
-        stars,
-        month_offset - row_number() over (
-            partition by customer_id, rating_year, stars order by month_offset
-        ) as run_id
+        max(stars) as stars
     from above
-),
-
-run_lengths as (
-    select
-        customer_id,
-        rating_year,
-        stars,
-        count(*) as months_in_run
-    from runs
-    group by customer_id, rating_year, stars, run_id
+    where
+        months
+        {%- for shift in range(1, var('star_months') | int) %}
+            & (months >> {{ shift }})
+        {%- endfor %} <> 0
+    group by customer_id, rating_year
 )
 
 select
     ranked.customer_id,
     ranked.rating_year,
-    coalesce(max(run_lengths.stars), 0) as stars
+    coalesce(earned.stars, 0) as stars
 from ranked
-left join run_lengths
+left join earned
     on
-        ranked.customer_id = run_lengths.customer_id
-        and ranked.rating_year = run_lengths.rating_year
-        and run_lengths.months_in_run >= {{ var('star_months') }}
-group by ranked.customer_id, ranked.rating_year
+        ranked.customer_id = earned.customer_id
+        and ranked.rating_year = earned.rating_year

@@ -46,7 +46,7 @@ select
     computed.override_id,
     computed.change,
     computed.rank,
-    cast('{{ var("run_id", "adhoc") }}' as varchar) as run_id,
+    cast('{{ var("run_id", none) or env_var("KAM_RUN_ID", "") or "adhoc" }}' as varchar) as run_id,
     cast('{{ var("rules_hash", "") }}' as varchar) as rules_hash,
     cast(null as varchar) as approved_by,
     cast(null as timestamp) as approved_at,

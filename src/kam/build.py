@@ -51,10 +51,18 @@ def dbt_profile_environment(config: Config) -> dict[str, str]:
     }
 
 
+# A run's own settings reach dbt as environment variables, not vars: vars that change on every
+# run would stop dbt from re-using its parse of the project (partial parsing).
+RUN_ENVIRONMENT = {"as_of_date": "KAM_AS_OF_DATE", "run_id": "KAM_RUN_ID"}
+
+
 @contextmanager
-def dbt_environment(config: Config):
-    """Environment variables that point dbt's profile at this home's warehouse."""
+def dbt_environment(config: Config, run_settings: dict[str, Any] | None = None):
+    """Environment variables that point dbt's profile at this home's warehouse, and the run's
+    as-of date and id."""
     settings = {**dbt_profile_environment(config), "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"}
+    for name, variable in RUN_ENVIRONMENT.items():
+        settings[variable] = str((run_settings or {}).get(name) or "")
     saved = {key: os.environ.get(key) for key in settings}
     os.environ.update(settings)
     try:
@@ -84,24 +92,48 @@ def models_fingerprint() -> str:
     return digest.hexdigest()
 
 
-def prepare_warehouse(config: Config, *, full_refresh: bool = False, echo: Echo = print) -> None:
+def prepare_warehouse(
+    config: Config,
+    *,
+    full_refresh: bool = False,
+    record_code: bool = True,
+    keep_models: bool = False,
+    echo: Echo = print,
+) -> bool:
     """Raw tables exist (even before any ingest) and the override register is loaded.
 
     The incremental models start over (their schema is dropped, so dbt builds them whole) on
-    --full-refresh and whenever the dbt code differs from the code that built them."""
-    fingerprint = models_fingerprint()
+    --full-refresh and whenever the dbt code differs from the code of the last good build.
+    Returns whether they did. With record_code, the current code is recorded as built at once
+    (Airflow, where dbt runs in later tasks); kam build records it after a build that passed.
+    keep_models leaves them as they are (a partial build)."""
     con = connect(config.home.warehouse_path, config.duckdb)
     try:
         install_macros(con)
         create_raw_schema(con)
         load_overrides(con, config.home)
+        if keep_models:
+            return False
         built_with = read_models_fingerprint(con)
-        if full_refresh or built_with != fingerprint:
+        fingerprint = models_fingerprint()
+        starting_over = full_refresh or built_with != fingerprint
+        if starting_over:
             if built_with is not None:
-                reason = "--full-refresh" if full_refresh else "the dbt models changed"
+                reason = "--full-refresh" if full_refresh else "the dbt code changed"
                 echo(f"build: full refresh of the incremental models ({reason})")
             con.execute(f"DROP SCHEMA IF EXISTS {INCREMENTAL_SCHEMA} CASCADE")
-            write_models_fingerprint(con, fingerprint)
+            if record_code:
+                write_models_fingerprint(con, fingerprint)
+        return starting_over
+    finally:
+        con.close()
+
+
+def record_built_code(config: Config) -> None:
+    """The dbt code of a build that passed: the next build keeps its incremental models."""
+    con = connect(config.home.warehouse_path, config.duckdb)
+    try:
+        write_models_fingerprint(con, models_fingerprint())
     finally:
         con.close()
 
@@ -129,7 +161,13 @@ def run_dbt(
 
     started = time.monotonic()
     result = BuildResult(seconds=0.0)
-    variables = dbt_vars(config, run_vars)
+    run_settings = {
+        name: value for name, value in (run_vars or {}).items() if name in RUN_ENVIRONMENT
+    }
+    other_vars = {
+        name: value for name, value in (run_vars or {}).items() if name not in RUN_ENVIRONMENT
+    }
+    variables = dbt_vars(config, other_vars)
     result.rules_hash = variables["rules_hash"]
 
     def on_event(event: Any) -> None:
@@ -153,7 +191,7 @@ def run_dbt(
         "--quiet",
         "--no-use-colors",
     ]
-    with dbt_environment(config):
+    with dbt_environment(config, run_settings):
         try:
             outcome = dbtRunner(callbacks=[on_event]).invoke(arguments)
         finally:
@@ -185,9 +223,23 @@ def run_build(
     echo: Echo = print,
 ) -> BuildResult:
     """dbt build (models and tests, or those selected); failing nodes are listed in the result."""
-    prepare_warehouse(config, full_refresh=full_refresh, echo=echo)
-    command = ["build", "--select", select] if select else ["build"]
+    if select:
+        # Part of a build (kam rerate, after a whole build): the incremental models stay.
+        prepare_warehouse(config, keep_models=True, echo=echo)
+        command = ["build", "--select", select]
+        code_changed = False
+    else:
+        code_changed = prepare_warehouse(
+            config, full_refresh=full_refresh, record_code=False, echo=echo
+        )
+        command = ["build"]
+    if not code_changed:
+        # Unit tests check the dbt code with fixed inputs: they run whenever the code is new
+        # to this warehouse (and in make test), not again on every run of unchanged code.
+        command += ["--exclude-resource-type", "unit_test"]
     result = run_dbt(config, command, run_vars=run_vars, echo=echo)
+    if not select and not result.failures:
+        record_built_code(config)
     log = config.home.logs_dir / "dbt.log"
     echo(
         f"build: {result.models} models, {result.tests} tests, {len(result.failures)} failed "

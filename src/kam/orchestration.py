@@ -79,12 +79,16 @@ def dbt_settings() -> dict[str, Any]:
         variables = {**rules, "rules_hash": rules_hash(rules)}
     except Exception:
         config, variables = Config(home=kam_home, sources={}), {}
-    variables["as_of_date"] = "{{ data_interval_end | ds }}"
-    variables["run_id"] = "{{ run_id }}"
     return {
         "project_dir": DBT_PROJECT_DIR,
         "profiles_yml": DBT_PROJECT_DIR / "profiles.yml",
-        "env": {**dbt_profile_environment(config), "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"},
+        "env": {
+            **dbt_profile_environment(config),
+            "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
+            # Rendered by Airflow for each task (the operators' env is a template field).
+            "KAM_AS_OF_DATE": "{{ data_interval_end | ds }}",
+            "KAM_RUN_ID": "{{ run_id }}",
+        },
         "vars": variables,
     }
 
