@@ -1,9 +1,17 @@
-"""`make bench`: generate SF<scale> exports and time each phase of the pipeline.
+"""`make bench`: a full `kam run` at SF<scale>, an incremental daily run on top, and the pandas
+baseline on the same exports.
 
-Phases: generate, ingest, build, gate, and publish (which gates again before publishing).
+1. `kam generate` writes SF<scale> exports; the last day of them is held back (benchmarks/daily.py)
+   and kam.yml gets `duckdb.memory_limit` (4GB unless --memory-limit says otherwise).
+2. `kam run` (ingest → build → gate → publish) on everything else: the full run.
+3. The held-back day arrives in the inbox and `kam run` runs again: the incremental daily run.
+4. The pandas baseline (benchmarks/baselines/pandas_baseline.py) computes customer_value, the
+   ABC split and the monthly retention cohorts from the same raw exports; its results are
+   checked against kam's published marts.
 
-Each phase runs as the `kam` command a user would type, in a fresh process; the figures go to
-stdout and to benchmarks/results/<UTC time>-sf<scale>.json.
+Each step is the command a user would type, in a fresh process whose whole process tree is
+sampled for its resident memory. The figures go to stdout and to
+benchmarks/results/<UTC time>-sf<scale>.json.
 """
 
 from __future__ import annotations
@@ -12,84 +20,277 @@ import argparse
 import json
 import os
 import platform
-import resource
 import shutil
 import subprocess
 import sys
+import threading
 import time
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+import daily
+import duckdb
+import psutil
+import yaml
+
 REPO = Path(__file__).resolve().parents[1]
 RESULTS = REPO / "benchmarks" / "results"
+AS_OF = "2026-01-15"  # generated years end with 2025: its rating year is closed
+YEARS = "2021-2025"
 
 
-def _kam(*args: str) -> float:
-    """Run one kam command; its wall seconds (a failure stops the benchmark)."""
+@dataclass
+class Measured:
+    seconds: float
+    peak_rss_bytes: int
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+def measure(command: list[str], timeout: float | None = None) -> Measured:
+    """Run a command; its wall seconds and the peak of the summed RSS of its process tree."""
     started = time.monotonic()
-    done = subprocess.run([sys.executable, "-m", "kam", *args], capture_output=True, text=True)
-    seconds = time.monotonic() - started
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    root = psutil.Process(process.pid)
+    peak = 0
+    output: list[str] = []
+
+    def drain() -> None:
+        output[:] = process.communicate()
+
+    reader = threading.Thread(target=drain, daemon=True)
+    reader.start()
+    while reader.is_alive():
+        if timeout is not None and time.monotonic() - started > timeout:
+            for child in root.children(recursive=True):
+                child.kill()
+            process.kill()
+            reader.join()
+            return Measured(time.monotonic() - started, peak, -9, *output)
+        try:
+            tree = [root, *root.children(recursive=True)]
+            peak = max(peak, sum(_rss(p) for p in tree))
+        except psutil.NoSuchProcess:
+            pass
+        reader.join(0.05)
+    return Measured(time.monotonic() - started, peak, process.returncode, *output)
+
+
+def _rss(process: psutil.Process) -> int:
+    try:
+        return process.memory_info().rss
+    except psutil.Error:
+        return 0
+
+
+def kam(*args: str) -> Measured:
+    """One kam command as a fresh process; a failure stops the benchmark."""
+    done = measure([sys.executable, "-m", "kam", *args])
     if done.returncode != 0:
         sys.exit(f"kam {' '.join(args)} failed ({done.returncode}): {done.stderr.strip()}")
-    return seconds
+    return done
 
 
-def _inbox_bytes(home: Path) -> int:
+def latest_report(home: Path) -> dict:
+    return json.loads((home / "runs" / "latest" / "report.json").read_text(encoding="utf-8"))
+
+
+def inbox_bytes(home: Path) -> int:
     return sum(p.stat().st_size for p in (home / "inbox").rglob("*") if p.is_file())
 
 
-def _git_sha() -> str:
-    done = subprocess.run(
-        ["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True, text=True
+def warehouse_counts(home: Path) -> dict[str, int]:
+    """Rows loaded per source, read from the batch log."""
+    con = duckdb.connect(str(home / "warehouse" / "kam.duckdb"), read_only=True)
+    try:
+        rows = con.execute(
+            "SELECT source, sum(rows_read), sum(rows_loaded) FROM raw.batches "
+            "WHERE status = 'loaded' GROUP BY source"
+        ).fetchall()
+    finally:
+        con.close()
+    return {
+        source: {"rows_read": int(read), "rows_loaded": int(loaded)}
+        for source, read, loaded in rows
+    }
+
+
+def set_duckdb_limits(home: Path, memory_limit: str, threads: int | None) -> None:
+    config_path = home / "kam.yml"
+    config = yaml.safe_load(config_path.read_text(encoding="utf-8"))
+    settings = {"memory_limit": memory_limit}
+    if threads:
+        settings["threads"] = threads
+    config["duckdb"] = settings
+    config_path.write_text(yaml.safe_dump(config, allow_unicode=True, sort_keys=False), "utf-8")
+
+
+def run_phases(measured: Measured, report: dict, order_lines: int, input_bytes: int) -> dict:
+    """A `kam run`'s figures: its phases from the run report, process wall time, peak RSS."""
+    phases = report["phases"]
+    return {
+        "process_seconds": round(measured.seconds, 2),
+        "phase_seconds": phases,
+        "rows_per_second": {
+            "order_lines_per_run_second": round(order_lines / measured.seconds),
+            "order_lines_per_ingest_second": (
+                round(order_lines / phases["ingest"]) if phases.get("ingest") else None
+            ),
+        },
+        "input_bytes": input_bytes,
+        "ingest_mb_per_s": (
+            round(input_bytes / 1e6 / phases["ingest"], 1) if phases.get("ingest") else None
+        ),
+        "peak_rss_mb": round(measured.peak_rss_bytes / 2**20),
+        "batches": report["facts"].get("batches"),
+    }
+
+
+def machine() -> dict:
+    memory = psutil.virtual_memory().total
+    cpu_model = ""
+    cpuinfo = Path("/proc/cpuinfo")
+    if cpuinfo.exists():
+        for line in cpuinfo.read_text().splitlines():
+            if line.startswith("model name"):
+                cpu_model = line.split(":", 1)[1].strip()
+                break
+    return {
+        "cpus": os.cpu_count(),
+        "cpu_model": cpu_model,
+        "memory_gb": round(memory / 2**30, 1),
+        "platform": platform.platform(),
+        "python": platform.python_version(),
+        "duckdb": duckdb.__version__,
+    }
+
+
+def git_sha() -> str:
+    def git(*args: str) -> str:
+        return subprocess.run(["git", *args], cwd=REPO, capture_output=True, text=True).stdout
+
+    sha = git("rev-parse", "--short", "HEAD").strip() or "unknown"
+    return f"{sha}+dirty" if git("status", "--porcelain", "--untracked-files=no").strip() else sha
+
+
+def run_baseline(home: Path, timeout: float) -> dict:
+    """The pandas baseline as a process of its own: seconds, memory and whether it agrees."""
+    script = REPO / "benchmarks" / "baselines" / "pandas_baseline.py"
+    done = measure(
+        [sys.executable, str(script), "--home", str(home), "--as-of", AS_OF], timeout=timeout
     )
-    return done.stdout.strip() or "unknown"
+    result = {
+        "process_seconds": round(done.seconds, 2),
+        "peak_rss_mb": round(done.peak_rss_bytes / 2**20),
+        "finished": done.returncode in (0, 1),
+    }
+    if done.returncode == -9:
+        result["note"] = f"stopped after {timeout:.0f} s without a result"
+    elif done.returncode not in (0, 1):
+        result["note"] = (done.stderr.strip().splitlines() or ["failed"])[-1]
+    else:
+        result["matches_kam"] = done.returncode == 0
+        result["output"] = done.stdout.strip().splitlines()[-12:]
+    return result
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--scale", type=float, default=1.0)
     parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument("--memory-limit", default="4GB", help="duckdb.memory_limit in kam.yml")
+    parser.add_argument("--threads", type=int, default=None, help="duckdb.threads in kam.yml")
     parser.add_argument("--workdir", type=Path, default=Path(os.environ.get("TMPDIR", "/tmp")))
+    parser.add_argument(
+        "--baseline-timeout", type=float, default=1800, help="seconds the baseline may take"
+    )
+    parser.add_argument("--skip-baseline", action="store_true")
     args = parser.parse_args()
 
     home = args.workdir / f"kam-bench-sf{args.scale:g}"
     shutil.rmtree(home, ignore_errors=True)
-    phases: dict[str, float] = {}
-    phases["generate"] = _kam(
-        "generate", "--home", str(home), "--scale", str(args.scale), "--seed", str(args.seed)
-    )
-    size = _inbox_bytes(home)
-    phases["ingest"] = _kam("ingest", "--home", str(home))
-    phases["build"] = _kam("build", "--home", str(home))
-    phases["gate"] = _kam("gate", "--home", str(home))
-    phases["publish (gate + publish)"] = _kam("publish", "--home", str(home))
+    print(f"SF{args.scale:g} in {home}")
+    generated = kam(
+        "generate", "--home", str(home), "--scale", f"{args.scale:g}", "--years", YEARS,
+        "--seed", str(args.seed),
+    )  # fmt: skip
+    day = daily.hold_back_last_day(home)
+    set_duckdb_limits(home, args.memory_limit, args.threads)
+    full_bytes = inbox_bytes(home)
 
-    ingest_mb_s = size / 1e6 / phases["ingest"]
+    full = kam("run", "--home", str(home), "--as-of", AS_OF)
+    counts = warehouse_counts(home)
+    order_lines = counts["orders"]["rows_loaded"]
+    full_figures = run_phases(full, latest_report(home), order_lines, full_bytes)
+
+    daily_files = daily.release(home)
+    daily_bytes = sum(path.stat().st_size for path in daily_files)
+    incremental = kam("run", "--home", str(home), "--as-of", AS_OF)
+    new_lines = warehouse_counts(home)["orders"]["rows_loaded"] - order_lines
+    incremental_figures = run_phases(incremental, latest_report(home), new_lines, daily_bytes)
+
     result = {
         "scale": args.scale,
-        "git_sha": _git_sha(),
+        "git_sha": git_sha(),
         "measured_at": datetime.now(UTC).isoformat(timespec="seconds"),
-        "machine": {
-            "cpus": os.cpu_count(),
-            "platform": platform.platform(),
-            "python": platform.python_version(),
-        },
-        "inbox_bytes": size,
-        "phase_seconds": {k: round(v, 2) for k, v in phases.items()},
-        "ingest_mb_per_s": round(ingest_mb_s, 1),
-        "peak_rss_mb_children": round(
-            resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024, 1
-        ),
+        "command": f"make bench SCALE={args.scale:g}",
+        "machine": machine(),
+        "duckdb_settings": {"memory_limit": args.memory_limit, "threads": args.threads},
+        "generate_seconds": round(generated.seconds, 2),
+        "rows_loaded": counts,
+        "full_run": full_figures,
+        "incremental_run": {"day": day, **incremental_figures},
+        "incremental_share_of_full": round(incremental.seconds / full.seconds, 3),
     }
+    if not args.skip_baseline:
+        baseline = run_baseline(home, args.baseline_timeout)
+        result["pandas_baseline"] = baseline
+        if baseline.get("finished"):
+            kam_compute = (
+                full_figures["phase_seconds"]["ingest"] + full_figures["phase_seconds"]["build"]
+            )
+            baseline["speedup_vs_full_kam_run"] = round(
+                baseline["process_seconds"] / full.seconds, 2
+            )
+            baseline["speedup_vs_kam_ingest_and_build"] = round(
+                baseline["process_seconds"] / kam_compute, 2
+            )
+
     RESULTS.mkdir(parents=True, exist_ok=True)
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     out = RESULTS / f"{stamp}-sf{args.scale:g}.json"
-    out.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
-    print(f"SF{args.scale:g}: {size / 1e6:.0f} MB of CSV exports")
-    for phase, seconds in phases.items():
-        print(f"  {phase:10} {seconds:7.1f} s")
-    print(f"  ingest throughput {ingest_mb_s:.1f} MB/s")
+    out.write_text(json.dumps(result, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    print_summary(result)
     print(f"results: {out.relative_to(REPO)}")
+
+
+def print_summary(result: dict) -> None:
+    full, incremental = result["full_run"], result["incremental_run"]
+    print(f"generate {result['generate_seconds']:.1f} s; {full['input_bytes'] / 1e6:.0f} MB of CSV")
+    for title, figures in (
+        ("full kam run", full),
+        (f"daily run ({incremental['day']})", incremental),
+    ):
+        phases = ", ".join(f"{k} {v:.1f} s" for k, v in figures["phase_seconds"].items())
+        print(
+            f"{title}: {figures['process_seconds']:.1f} s ({phases}); "
+            f"peak RSS {figures['peak_rss_mb']} MB"
+        )
+    print(f"  ingest throughput {full['ingest_mb_per_s']} MB/s")
+    print(f"  daily run = {result['incremental_share_of_full']:.1%} of the full run")
+    baseline = result.get("pandas_baseline")
+    if baseline:
+        if baseline.get("finished"):
+            print(
+                f"pandas baseline: {baseline['process_seconds']:.1f} s, peak RSS "
+                f"{baseline['peak_rss_mb']} MB, matches kam: {baseline['matches_kam']}; "
+                f"kam is {baseline['speedup_vs_full_kam_run']}x faster (whole run), "
+                f"{baseline['speedup_vs_kam_ingest_and_build']}x (ingest + build)"
+            )
+        else:
+            print(f"pandas baseline: did not finish ({baseline.get('note')})")
 
 
 if __name__ == "__main__":
