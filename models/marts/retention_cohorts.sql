@@ -68,49 +68,98 @@ segmented as (
     where list_status is not null
 ),
 
-offsets as (
+cohort_sizes as (
     select
-        segmented.*,
-        series.period_offset,
-        case
-            when segmented.cohort_grain = 'month'
-                then cast({{ dbt.dateadd('month', 'series.period_offset', 'segmented.cohort') }} as date)
-            else cast({{ dbt.dateadd('month', '12 * series.period_offset', 'segmented.cohort') }} as date)
-        end as period_start
+        cohort_grain,
+        cohort,
+        segment,
+        count(*) as cohort_size,
+        bool_or(tracks_listing) as tracks_listing
     from segmented
-    inner join last_period on segmented.cohort_grain = last_period.cohort_grain
+    group by cohort_grain, cohort, segment
+),
+
+-- Every cohort's offsets, up to the last period with data.
+grid as (
+    select
+        cohort_sizes.*,
+        series.period_offset
+    from cohort_sizes
+    inner join last_period on cohort_sizes.cohort_grain = last_period.cohort_grain
     cross join ({{ kam.integer_series(1200) }}) as series
     where
         series.period_offset <= case
-            when segmented.cohort_grain = 'month'
-                then {{ months_between('segmented.cohort', 'last_period.last_start') }}
-            else {{ months_between('segmented.cohort', 'last_period.last_start') }} / 12
+            when cohort_sizes.cohort_grain = 'month'
+                then {{ months_between('cohort_sizes.cohort', 'last_period.last_start') }}
+            else {{ months_between('cohort_sizes.cohort', 'last_period.last_start') }} / 12
         end
+),
+
+-- Each member's periods from its cohort on, summed per cohort and offset.
+activity as (
+    select
+        segmented.cohort_grain,
+        segmented.cohort,
+        segmented.segment,
+        case
+            when segmented.cohort_grain = 'month'
+                then {{ months_between('segmented.cohort', 'periods.period_start') }}
+            else cast({{ months_between('segmented.cohort', 'periods.period_start') }} / 12 as integer)
+        end as period_offset,
+        count(case when periods.active then 1 end) as active_customers,
+        sum(periods.revenue) as revenue
+    from segmented
+    inner join periods
+        on
+            segmented.cohort_grain = periods.cohort_grain
+            and segmented.customer_id = periods.customer_id
+            and segmented.cohort <= periods.period_start
+    group by all
+),
+
+-- Key-account cohorts: members still on the list in each later year.
+listing as (
+    select
+        segmented.cohort_grain,
+        segmented.cohort,
+        segmented.segment,
+        cast({{ months_between('segmented.cohort', fiscal_year_start('status.rating_year')) }} / 12 as integer)
+            as period_offset,
+        count(*) as listed_customers
+    from segmented
+    inner join {{ ref('int_key_account_lists') }} as status
+        on
+            segmented.tracks_listing
+            and segmented.customer_id = status.customer_id
+            and segmented.cohort <= cast({{ fiscal_year_start('status.rating_year') }} as date)
+    where status.list_status is not null
+    group by all
 ),
 
 measured as (
     select
-        offsets.cohort_grain,
-        offsets.cohort,
-        offsets.segment,
-        offsets.period_offset,
-        count(*) as cohort_size,
-        count(case when periods.active then 1 end) as active_customers,
-        count(status.list_status) as listed_customers,
-        coalesce(sum(periods.revenue), 0) as revenue,
-        bool_or(offsets.tracks_listing) as tracks_listing
-    from offsets
-    left join periods
+        grid.cohort_grain,
+        grid.cohort,
+        grid.segment,
+        grid.period_offset,
+        grid.cohort_size,
+        coalesce(activity.active_customers, 0) as active_customers,
+        coalesce(listing.listed_customers, 0) as listed_customers,
+        coalesce(activity.revenue, 0) as revenue,
+        grid.tracks_listing
+    from grid
+    left join activity
         on
-            offsets.cohort_grain = periods.cohort_grain
-            and offsets.customer_id = periods.customer_id
-            and offsets.period_start = periods.period_start
-    left join {{ ref('int_key_account_lists') }} as status
+            grid.cohort_grain = activity.cohort_grain
+            and grid.cohort = activity.cohort
+            and grid.segment = activity.segment
+            and grid.period_offset = activity.period_offset
+    left join listing
         on
-            offsets.tracks_listing
-            and offsets.customer_id = status.customer_id
-            and offsets.period_start = cast({{ fiscal_year_start('status.rating_year') }} as date)
-    group by offsets.cohort_grain, offsets.cohort, offsets.segment, offsets.period_offset
+            grid.cohort_grain = listing.cohort_grain
+            and grid.cohort = listing.cohort
+            and grid.segment = listing.segment
+            and grid.period_offset = listing.period_offset
 ),
 
 with_base as (
