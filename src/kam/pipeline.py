@@ -9,7 +9,7 @@ from __future__ import annotations
 import tempfile
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager, nullcontext
+from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -18,7 +18,6 @@ from kam.build import run_build
 from kam.config import Config, load_config
 from kam.errors import ConfigError, GateFailed, InputError, KamError
 from kam.gate import dbt_results_check, run_gate
-from kam.gate.expectations import gx_imported_meanwhile
 from kam.home import Home
 from kam.ingest import BatchResult, ingest
 from kam.publish import publish
@@ -174,11 +173,7 @@ def run_pipeline(
             raise InputError(f"--source {', '.join(unknown)}: not configured in {home.config_path}")
     if "publish" in steps and "gate" not in steps:
         raise ConfigError("publishing needs the gate in the same run")
-    gate_follows = "gate" in steps and steps.index("gate") > 0
-    with (
-        recorded_run(home, " ".join(steps), as_of, echo) as run,
-        gx_imported_meanwhile() if gate_follows else nullcontext(),
-    ):
+    with recorded_run(home, " ".join(steps), as_of, echo) as run:
         if "ingest" in steps:
             ingest_step(config, run, sources, echo)
         if "build" in steps:

@@ -10,10 +10,7 @@ from __future__ import annotations
 import json
 import logging
 import os
-import threading
 import warnings
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -37,32 +34,6 @@ def load_suites(directory: Path = EXPECTATIONS_DIR) -> list[dict[str, Any]]:
                 raise ValueError(f"{path.name}: {expectation['type']} has no meta.check name")
         suites.append(suite)
     return suites
-
-
-@contextmanager
-def gx_imported_meanwhile() -> Iterator[None]:
-    """Import Great Expectations on a thread while the steps before the gate run: the import
-    alone takes ~5 s, and ingest and dbt spend most of their time in DuckDB, off the GIL.
-    Libraries dbt imports as well are imported first, here, so that the two threads never
-    import the same module at once. The thread is joined before leaving."""
-    import jinja2  # noqa: F401
-    import jsonschema  # noqa: F401
-    import pandas  # noqa: F401
-    import requests  # noqa: F401
-
-    thread = threading.Thread(target=_import_gx, name="kam-gx-import", daemon=True)
-    thread.start()
-    try:
-        yield
-    finally:
-        thread.join()
-
-
-def _import_gx() -> None:
-    try:
-        _quiet_gx()
-    except Exception:  # the gate's own import reports it
-        logging.getLogger(__name__).debug("importing Great Expectations failed", exc_info=True)
 
 
 def _quiet_gx():
