@@ -18,15 +18,17 @@ def connect(
     """Open a DuckDB database with the memory, thread and temp-directory limits of kam.yml."""
     if not read_only:
         Path(path).parent.mkdir(parents=True, exist_ok=True)
-    con = duckdb.connect(str(path), read_only=read_only)
     settings = settings or DuckDBSettings()
+    # Given when the database opens: DuckDB refuses to SET another temp directory once a query
+    # has spilled, and a second connection to an open database must ask for the same settings.
+    config: dict[str, str] = {}
     if settings.memory_limit:
-        con.execute(f"SET memory_limit = '{settings.memory_limit}'")
+        config["memory_limit"] = str(settings.memory_limit)
     if settings.threads:
-        con.execute(f"SET threads = {int(settings.threads)}")
+        config["threads"] = str(int(settings.threads))
     if settings.temp_directory:
-        con.execute(f"SET temp_directory = '{settings.temp_directory}'")
-    return con
+        config["temp_directory"] = str(settings.temp_directory)
+    return duckdb.connect(str(path), read_only=read_only, config=config)
 
 
 def quote_identifier(name: str) -> str:
