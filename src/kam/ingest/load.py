@@ -168,64 +168,58 @@ def _mark_summary_rows(con: duckdb.DuckDBPyConnection, source: Source, table: So
     )
 
 
+def _as_text(name: str, column_type: str) -> str:
+    column = quote_identifier(name)
+    return column if column_type == "VARCHAR" else f"CAST({column} AS VARCHAR)"
+
+
 def _blank_condition(table: SourceTable) -> str:
     """A row with no value at all (a blank line in the export): not a row."""
-    tests = [
-        f"({quote_identifier(n)} IS NULL OR trim(CAST({quote_identifier(n)} AS VARCHAR), "
-        f"{quote_literal(parse.TRIM_CHARS)}) = '')"
-        for n in table.columns
-    ]
+    tests = [f"kam_blank({_as_text(n, t)})" for n, t in table.columns.items()]
     return " AND ".join(tests) or "true"
 
 
-def _plain_columns(con: duckdb.DuckDBPyConnection, mapped: list[_Mapped]) -> set[str]:
-    """The mapped text columns whose every value in this file is already clean."""
-    tests = {}
-    for m in mapped:
-        if m.source_type != "VARCHAR":
-            continue
-        path = parse.fast_path(m.column, m.expression)
-        if path is not None:
-            tests[m.column.name] = path[0]
-    if not tests:
-        return set()
-    results = con.execute(
-        f"SELECT {', '.join(f'bool_and({test})' for test in tests.values())} FROM src"
-    ).fetchone()
-    return {name for name, plain in zip(tests, results, strict=True) if plain is not False}
-
-
-def _parse_sql(source: Source, mapped: list[_Mapped], table: SourceTable, plain: set[str]) -> str:
+def _parse_sql(source: Source, mapped: list[_Mapped], table: SourceTable) -> str:
     """SQL creating temp table `parsed`: typed canonical columns and a quarantine reason.
 
     Per mapped column, `text__<column>` holds the cleaned text (NULL when missing) and
     `<column>` the typed value (NULL when missing or unreadable); comparing the two tells
-    which values could not be read. Missing values with a default get it last.
+    which values could not be read. A text value that DuckDB reads as it is (most of them)
+    skips the cleaning and parsing macros (parse.fast_value). Missing values with a default
+    get it last.
     """
     by_name = {m.column.name: m for m in mapped}
-    from_src, typed, missing_checks, bad_checks = [], [], [], []
+    raws, casts, fasts, texts, typed, missing_checks, bad_checks = [], [], [], [], [], [], []
     for column in source.columns:
-        target = quote_identifier(column.name)
-        text = quote_identifier(f"text__{column.name}")
-        m = by_name.get(column.name)
+        name = column.name
+        target = quote_identifier(name)
+        raw, cast, fast, text = (
+            quote_identifier(f"{step}__{name}") for step in ("raw", "cast", "fast", "text")
+        )
+        m = by_name.get(name)
         if m is None:
             typed.append(f"CAST(NULL AS {parse.SQL_TYPES[column.kind]}) AS {target}")
             continue
-        if column.name in plain:  # already clean in the whole file: the cheap expression
-            text_sql = m.expression
-            value_sql = parse.fast_path(column, m.expression)[1]
+        raws.append(f"{m.expression} AS {raw}")
+        source_text = raw if m.source_type == "VARCHAR" else f"CAST({raw} AS VARCHAR)"
+        clean = parse.clean_text(column, source_text)
+        direct = parse.direct_cast(column, raw, m.source_type)
+        fast_value = parse.fast_value(column, raw) if m.source_type == "VARCHAR" else None
+        if direct is not None:  # a typed source column (Parquet): no text to parse
+            fasts.append(f"{direct} AS {fast}")
+            texts.append(f"{clean} AS {text}")
+            typed.append(f"{fast} AS {target}")
+        elif fast_value is not None:  # the cheap value where it is one, else parsed
+            casts.append(f"{fast_value} AS {cast}")
+            usable = parse.fast_value_usable(column, cast)
+            fasts.append(f"CASE WHEN {usable} THEN {cast} END AS {fast}")
+            texts.append(f"CASE WHEN {fast} IS NOT NULL THEN {raw} ELSE {clean} END AS {text}")
+            typed.append(f"coalesce({fast}, {parse.typed_value(column, text)}) AS {target}")
         else:
-            text_sql = parse.clean_text(column, f"CAST({m.expression} AS VARCHAR)")
-            value_sql = parse.direct_cast(column, m.expression, m.source_type)
-        from_src.append(f"{text_sql} AS {text}")
-        if value_sql is not None:  # computed from the file's own columns
-            value_name = quote_identifier(f"value__{column.name}")
-            from_src.append(f"{value_sql} AS {value_name}")
-            typed.append(f"{value_name} AS {target}")
-        else:  # parsed from the cleaned text
+            texts.append(f"{clean} AS {text}")
             typed.append(f"{parse.typed_value(column, text)} AS {target}")
         if column.required:
-            missing_checks.append(f"WHEN {text} IS NULL THEN 'missing {column.name}'")
+            missing_checks.append(f"WHEN {text} IS NULL THEN 'missing {name}'")
         if parse.can_be_unreadable(column):
             bad_checks.append(
                 f"WHEN {text} IS NOT NULL AND {target} IS NULL "
@@ -239,21 +233,19 @@ def _parse_sql(source: Source, mapped: list[_Mapped], table: SourceTable, plain:
         else quote_identifier(c.name)
         for c in source.columns
     ]
+    # One projection per step, so that each expression is computed once per row.
     return f"""
         CREATE OR REPLACE TEMP TABLE parsed AS
-        WITH texts AS (
-            SELECT
-                src.rowid + 1 AS row_number,
-                {", ".join(from_src)}
+        WITH raws AS (
+            SELECT {", ".join(["src.rowid + 1 AS row_number", *raws])}
             FROM src
             WHERE NOT ({_blank_condition(table)})
         ),
-        typed AS (
-            SELECT *, {", ".join(typed)} FROM texts
-        ),
-        checked AS (
-            SELECT *, {reason} AS reason FROM typed
-        )
+        casts AS (SELECT {", ".join(["*", *casts])} FROM raws),
+        fasts AS (SELECT {", ".join(["*", *fasts])} FROM casts),
+        texts AS (SELECT {", ".join(["*", *texts])} FROM fasts),
+        typed AS (SELECT {", ".join(["*", *typed])} FROM texts),
+        checked AS (SELECT *, {reason} AS reason FROM typed)
         SELECT row_number, reason, {", ".join(outputs)} FROM checked
     """
 
@@ -432,7 +424,7 @@ def load_file(
     try:
         fmt, table = _read(con, home, cfg, path)
         mapped = _resolve_mapping(con, cfg, table, path.name)
-        con.execute(_parse_sql(source, mapped, table, _plain_columns(con, mapped)))
+        con.execute(_parse_sql(source, mapped, table))
         _fill_window_defaults(con, source, mapped)
         _mark_summary_rows(con, source, table)
         _mark_duplicate_keys(con, source)
