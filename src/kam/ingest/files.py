@@ -185,11 +185,16 @@ def find_csv_header(
 
 @dataclass(frozen=True)
 class TextFile:
-    """A CSV ready for DuckDB: UTF-8, no BOM, starting at its header line."""
+    """A CSV ready for DuckDB: UTF-8, no BOM, starting at its header line.
+
+    `checked` is False when only the start was decoded here: the file is read as it is, and
+    DuckDB, which validates UTF-8 as it reads, reports a bad byte as a rejected line.
+    """
 
     path: Path
     encoding: str
     header: HeaderMatch
+    checked: bool = True
 
 
 def prepare_csv(
@@ -200,8 +205,13 @@ def prepare_csv(
     delimiter: str | None,
     header_row: int | None,
     work_dir: Path,
+    check_all: bool = True,
 ) -> TextFile:
-    """Decode strictly and (when needed) rewrite a CSV as UTF-8, in one streamed pass."""
+    """Decode strictly and (when needed) rewrite a CSV as UTF-8, in one streamed pass.
+
+    Without `check_all`, a UTF-8 file that DuckDB can read as it is is decoded only as far
+    as its header (the caller has DuckDB's reader validate the rest).
+    """
     name = source_path.name
     with open(source_path, "rb") as handle:
         sample = handle.read(SNIFF_BYTES)
@@ -209,7 +219,7 @@ def prepare_csv(
         raise InputError(f"{name}: the file is empty (no header row)")
     chosen = detect_encoding(sample, name) if encoding == "auto" else encoding
     try:
-        return _decode_pass(source_path, chosen, needed, delimiter, header_row, work_dir)
+        return _decode_pass(source_path, chosen, needed, delimiter, header_row, work_dir, check_all)
     except UnicodeDecodeError as error:
         if encoding == "auto" and chosen == "utf-8" and sample.isascii():
             try:  # an ASCII start said nothing about the encoding of the rest
@@ -238,6 +248,7 @@ def _decode_pass(
     delimiter: str | None,
     header_row: int | None,
     work_dir: Path,
+    check_all: bool = True,
 ) -> TextFile:
     chunks = _decoded_chunks(source_path, encoding)
     head = ""
@@ -248,6 +259,8 @@ def _decode_pass(
     start = head.lstrip("\ufeff")
     header = find_csv_header(start[:SNIFF_BYTES], needed, delimiter, header_row, source_path.name)
     if encoding == "utf-8" and header.line_index == 0 and start == head:
+        if not check_all:
+            return TextFile(source_path, encoding, header, checked=False)
         for _ in chunks:  # DuckDB reads the file as it is; the rest is only validated
             pass
         return TextFile(source_path, encoding, header)
