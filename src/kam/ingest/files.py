@@ -233,11 +233,17 @@ def prepare_csv(
 
 
 def _decoded_chunks(path: Path, encoding: str) -> Iterator[str]:
-    """The file's text in chunks, decoded strictly (UnicodeDecodeError on a bad byte)."""
+    """The file's text in chunks, decoded strictly (UnicodeDecodeError on a bad byte).
+
+    The first chunks are small: the header is usually found in them, and a file DuckDB reads
+    as it is needs no more decoding.
+    """
     decoder = codecs.getincrementaldecoder(PYTHON_CODECS.get(encoding, encoding))("strict")
+    size = SNIFF_BYTES
     with open(path, "rb") as handle:
-        while chunk := handle.read(CHUNK_BYTES):
+        while chunk := handle.read(size):
             yield decoder.decode(chunk)
+            size = min(size * 2, CHUNK_BYTES)
     yield decoder.decode(b"", final=True)
 
 
