@@ -288,13 +288,17 @@ def test_a_killed_ingest_leaves_no_half_loaded_file(tmp_path):
     home = tmp_path / "home"
     run_kam("generate", "--scale", "0.05", "--messy", home=home, check=True)
     command = [sys.executable, "-m", "kam", "ingest", "--home", str(home)]
+    warehouse = home / "warehouse" / "kam.duckdb"
     started = time.monotonic()
     run_kam("ingest", home=home, check=True)
     full_run = time.monotonic() - started
     files = query(home, "SELECT count(*) FROM raw.batches")
-    for fraction in (0.5, 0.7, 0.9):  # a fresh warehouse each time, killed mid-run
+    for fraction in (0.1, 0.3, 0.5):  # a fresh warehouse each time, killed while loading
         shutil.rmtree(home / "warehouse")
         process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        opened = time.monotonic()
+        while not warehouse.exists() and time.monotonic() - opened < full_run:
+            time.sleep(0.01)
         time.sleep(full_run * fraction)
         process.send_signal(signal.SIGKILL)
         process.wait()
@@ -302,31 +306,3 @@ def test_a_killed_ingest_leaves_no_half_loaded_file(tmp_path):
         run_kam("ingest", home=home, check=True)
         _whole_batches(home)
         assert query(home, "SELECT count(*) FROM raw.batches") == files
-
-
-def test_bytes_past_the_sniffed_start_decide_the_encoding_of_the_whole_file(tmp_path):
-    # The first 256 KiB are decoded before DuckDB reads the file; the rest must count as much.
-    filler = "".join(f"SO{n},2024-03-05,00123,1,5,\n" for n in range(20000))  # ~520 KB
-    late = "SOX,2024-03-05,客户9,1,5,\n".encode("gb18030")
-    home = make_home(tmp_path)
-    # b: the bad byte sits in a line DuckDB rejects anyway, for its number of columns.
-    for name, tail in (("a_bad_byte.csv", late), ("b_malformed.csv", late[:-1] + b",,x\n")):
-        write(home, name, HEADER + filler)
-        with open(home / "inbox" / "orders" / name, "ab") as handle:
-            handle.write(tail)
-    done = run_kam("ingest", home=home)
-    assert done.returncode == 2 and "undecodable as utf-8" in done.stderr
-    assert [b[:2] for b in batches(home)] == [
-        ("a_bad_byte.csv", "rejected"),
-        ("b_malformed.csv", "rejected"),
-    ]
-    # An ASCII start said nothing: a GB18030 file is transcoded and loaded whole.
-    english = make_home(tmp_path / "en", preset="canonical")
-    write(english, "c.csv", "order_id,order_date,customer_id,quantity,unit_price\n" + filler)
-    with open(english / "inbox" / "orders" / "c.csv", "ab") as handle:
-        handle.write(late)
-    run_kam("ingest", home=english, check=True)
-    assert query(english, "SELECT encoding, rows_loaded FROM raw.batches") == [("gb18030", 20001)]
-    assert query(english, "SELECT customer_id FROM raw.orders WHERE order_id = 'SOX'") == [
-        ("客户9",)
-    ]

@@ -13,6 +13,7 @@ import hashlib
 import io
 import os
 import re
+import threading
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -271,7 +272,8 @@ def _decode_pass(
             pass
         return TextFile(source_path, encoding, header)
     work_dir.mkdir(parents=True, exist_ok=True)
-    copy_path = work_dir / f"{source_path.name}.{os.getpid()}.utf8.csv"
+    # Files of different sources may share a name and be prepared at the same time.
+    copy_path = work_dir / f"{source_path.name}.{os.getpid()}.{threading.get_ident()}.utf8.csv"
     try:
         with open(copy_path, "w", encoding="utf-8", newline="") as out:
             out.write("".join(_physical_lines(start)[header.line_index :]))

@@ -398,8 +398,8 @@ def _next_batch_id(con: duckdb.DuckDBPyConnection) -> int:
 
 
 # Files are read and parsed into tables of this in-memory database, shared by the connections
-# of one DuckDB instance (and its memory_limit): one connection prepares the next file while
-# another stores the previous one. Two slots, as at most two files are in flight.
+# of one DuckDB instance (and its memory_limit, spilling to its temp_directory): connections
+# prepare the next files while another stores the current one. A slot per file in flight.
 STAGE = "kam_stage"
 
 
