@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import closing
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -66,10 +67,12 @@ def ingest(
             if not matched:
                 result.unmatched.append(name)
             files += [(cfg, path) for path in matched]
-        for batch in _load_in_order(con, config, files):
-            result.batches.append(batch)
-            if progress:
-                progress(batch)
+        # Closed before the connection is, whatever happens: it stops the preparing threads.
+        with closing(_load_in_order(con, config, files)) as batches:
+            for batch in batches:
+                result.batches.append(batch)
+                if progress:
+                    progress(batch)
         con.execute("CHECKPOINT")
     finally:
         con.close()
@@ -85,7 +88,7 @@ AHEAD = 2
 
 def _load_in_order(
     con: duckdb.DuckDBPyConnection, config: Config, files: list[tuple[SourceConfig, Path]]
-):
+) -> Iterator[BatchResult]:
     """Batches of `files` in their order: file i is stored while the next ones are prepared."""
     if not files:
         return
