@@ -3,6 +3,11 @@
 from __future__ import annotations
 
 import json
+import shutil
+import signal
+import subprocess
+import sys
+import time
 from decimal import Decimal
 from pathlib import Path
 
@@ -200,3 +205,104 @@ def test_malformed_lines_are_quarantined_and_counted(tmp_path):
     assert batches(home) == [("a.csv", "loaded", 2, 1, 1)]
     (reason,) = query(home, "SELECT reason FROM raw.quarantine")[0]
     assert reason.startswith("malformed line 3")
+
+
+def test_the_same_content_twice_in_one_run_loads_once(tmp_path):
+    home = make_home(tmp_path)
+    write(home, "a.csv", HEADER + "SO1,2024-03-05,00123,1,5,\n")
+    write(home, "b.csv", HEADER + "SO1,2024-03-05,00123,1,5,\n")
+    write(home, "c.csv", HEADER + "SO2,2024-03-05,00123,1,5,\n")
+    run_kam("ingest", home=home, check=True)
+    assert batches(home) == [
+        ("a.csv", "loaded", 1, 1, 0),
+        ("b.csv", "skipped", 0, 0, 0),
+        ("c.csv", "loaded", 1, 1, 0),
+    ]
+    assert query(home, "SELECT duplicate_of FROM raw.batches WHERE file_name = 'b.csv'") == [(1,)]
+    assert query(home, "SELECT count(*) FROM raw.orders") == [(2,)]
+
+
+def test_batches_are_numbered_in_load_order_across_sources(tmp_path):
+    # Files are prepared one ahead of the one being stored: numbering must not follow that.
+    sources = {
+        "orders": {"path": "inbox/orders/*"},
+        "crm_accounts": {"path": "inbox/crm/*"},
+    }
+    home = make_home(tmp_path, sources)
+    (home / "inbox" / "crm").mkdir()
+    names = ["orders_3.csv", "orders_1.csv", "bad.csv", "orders_2.csv"]
+    for number, name in enumerate(names):
+        write(home, name, HEADER + f"SO{number},2024-03-05,00123,1,5,\nSO9,2024-03-05,001,1,5,\n")
+    write(home, "bad.csv", "no header here\n")
+    for year in (2024, 2023):
+        (home / "inbox" / "crm" / f"crm_{year}.csv").write_text(
+            f"客户编码,客户名称\n00123,客户{year}\n", encoding="utf-8"
+        )
+    assert run_kam("ingest", home=home).returncode == 2
+    assert query(home, "SELECT batch_id, file_name, status FROM raw.batches ORDER BY batch_id") == [
+        (1, "bad.csv", "rejected"),
+        (2, "orders_1.csv", "loaded"),
+        (3, "orders_2.csv", "loaded"),
+        (4, "orders_3.csv", "loaded"),
+        (5, "crm_2023.csv", "loaded"),
+        (6, "crm_2024.csv", "loaded"),
+    ]
+    # Latest batch wins: SO9 of orders_3, the 2024 CRM profile.
+    assert query(
+        home, "SELECT batch_id FROM raw.orders WHERE order_id = 'SO9' AND superseded_by IS NULL"
+    ) == [(4,)]
+    assert query(
+        home, "SELECT customer_name FROM raw.crm_accounts WHERE superseded_by IS NULL"
+    ) == [("客户2024",)]
+
+
+def _whole_batches(home: Path) -> None:
+    """Every batch row matches its raw and quarantined rows, and no row lacks its batch."""
+    for source in ("orders", "invoices", "payments", "crm_accounts", "crm_activities"):
+        assert (
+            query(
+                home,
+                f"SELECT b.batch_id FROM raw.batches AS b LEFT JOIN raw.{source} AS r "
+                f"USING (batch_id) WHERE b.source = '{source}' AND b.status = 'loaded' "
+                "GROUP BY b.batch_id, b.rows_loaded HAVING count(r.batch_id) <> b.rows_loaded",
+            )
+            == []
+        )
+        assert query(
+            home,
+            f"SELECT count(*) FROM raw.{source} WHERE batch_id NOT IN "
+            "(SELECT batch_id FROM raw.batches WHERE status = 'loaded')",
+        ) == [(0,)]
+    assert (
+        query(
+            home,
+            "SELECT b.batch_id FROM raw.batches AS b LEFT JOIN raw.quarantine AS q "
+            "USING (batch_id) GROUP BY b.batch_id, b.rows_quarantined "
+            "HAVING count(q.batch_id) <> b.rows_quarantined",
+        )
+        == []
+    )
+
+
+def test_a_killed_ingest_leaves_no_half_loaded_file(tmp_path):
+    home = tmp_path / "home"
+    run_kam("generate", "--scale", "0.05", "--messy", home=home, check=True)
+    command = [sys.executable, "-m", "kam", "ingest", "--home", str(home)]
+    warehouse = home / "warehouse" / "kam.duckdb"
+    started = time.monotonic()
+    run_kam("ingest", home=home, check=True)
+    full_run = time.monotonic() - started
+    files = query(home, "SELECT count(*) FROM raw.batches")
+    for fraction in (0.1, 0.3, 0.5):  # a fresh warehouse each time, killed while loading
+        shutil.rmtree(home / "warehouse")
+        process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        opened = time.monotonic()
+        while not warehouse.exists() and time.monotonic() - opened < full_run:
+            time.sleep(0.01)
+        time.sleep(full_run * fraction)
+        process.send_signal(signal.SIGKILL)
+        process.wait()
+        _whole_batches(home)
+        run_kam("ingest", home=home, check=True)
+        _whole_batches(home)
+        assert query(home, "SELECT count(*) FROM raw.batches") == files

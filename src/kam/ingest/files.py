@@ -13,6 +13,7 @@ import hashlib
 import io
 import os
 import re
+import threading
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -185,11 +186,16 @@ def find_csv_header(
 
 @dataclass(frozen=True)
 class TextFile:
-    """A CSV ready for DuckDB: UTF-8, no BOM, starting at its header line."""
+    """A CSV ready for DuckDB: UTF-8, no BOM, starting at its header line.
+
+    `checked` is False when only the start was decoded here: the file is read as it is, and
+    DuckDB, which validates UTF-8 as it reads, reports a bad byte as a rejected line.
+    """
 
     path: Path
     encoding: str
     header: HeaderMatch
+    checked: bool = True
 
 
 def prepare_csv(
@@ -200,8 +206,13 @@ def prepare_csv(
     delimiter: str | None,
     header_row: int | None,
     work_dir: Path,
+    check_all: bool = True,
 ) -> TextFile:
-    """Decode strictly and (when needed) rewrite a CSV as UTF-8, in one streamed pass."""
+    """Decode strictly and (when needed) rewrite a CSV as UTF-8, in one streamed pass.
+
+    Without `check_all`, a UTF-8 file that DuckDB can read as it is is decoded only as far
+    as its header (the caller has DuckDB's reader validate the rest).
+    """
     name = source_path.name
     with open(source_path, "rb") as handle:
         sample = handle.read(SNIFF_BYTES)
@@ -209,7 +220,7 @@ def prepare_csv(
         raise InputError(f"{name}: the file is empty (no header row)")
     chosen = detect_encoding(sample, name) if encoding == "auto" else encoding
     try:
-        return _decode_pass(source_path, chosen, needed, delimiter, header_row, work_dir)
+        return _decode_pass(source_path, chosen, needed, delimiter, header_row, work_dir, check_all)
     except UnicodeDecodeError as error:
         if encoding == "auto" and chosen == "utf-8" and sample.isascii():
             try:  # an ASCII start said nothing about the encoding of the rest
@@ -223,11 +234,17 @@ def prepare_csv(
 
 
 def _decoded_chunks(path: Path, encoding: str) -> Iterator[str]:
-    """The file's text in chunks, decoded strictly (UnicodeDecodeError on a bad byte)."""
+    """The file's text in chunks, decoded strictly (UnicodeDecodeError on a bad byte).
+
+    The first chunks are small: the header is usually found in them, and a file DuckDB reads
+    as it is needs no more decoding.
+    """
     decoder = codecs.getincrementaldecoder(PYTHON_CODECS.get(encoding, encoding))("strict")
+    size = SNIFF_BYTES
     with open(path, "rb") as handle:
-        while chunk := handle.read(CHUNK_BYTES):
+        while chunk := handle.read(size):
             yield decoder.decode(chunk)
+            size = min(size * 2, CHUNK_BYTES)
     yield decoder.decode(b"", final=True)
 
 
@@ -238,6 +255,7 @@ def _decode_pass(
     delimiter: str | None,
     header_row: int | None,
     work_dir: Path,
+    check_all: bool = True,
 ) -> TextFile:
     chunks = _decoded_chunks(source_path, encoding)
     head = ""
@@ -248,11 +266,14 @@ def _decode_pass(
     start = head.lstrip("\ufeff")
     header = find_csv_header(start[:SNIFF_BYTES], needed, delimiter, header_row, source_path.name)
     if encoding == "utf-8" and header.line_index == 0 and start == head:
+        if not check_all:
+            return TextFile(source_path, encoding, header, checked=False)
         for _ in chunks:  # DuckDB reads the file as it is; the rest is only validated
             pass
         return TextFile(source_path, encoding, header)
     work_dir.mkdir(parents=True, exist_ok=True)
-    copy_path = work_dir / f"{source_path.name}.{os.getpid()}.utf8.csv"
+    # Files of different sources may share a name and be prepared at the same time.
+    copy_path = work_dir / f"{source_path.name}.{os.getpid()}.{threading.get_ident()}.utf8.csv"
     try:
         with open(copy_path, "w", encoding="utf-8", newline="") as out:
             out.write("".join(_physical_lines(start)[header.line_index :]))

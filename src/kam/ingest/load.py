@@ -140,7 +140,9 @@ def _summary_condition(table: SourceTable) -> str:
     return " OR ".join(tests) or "false"
 
 
-def _mark_summary_rows(con: duckdb.DuckDBPyConnection, source: Source, table: SourceTable) -> None:
+def _mark_summary_rows(
+    con: duckdb.DuckDBPyConnection, source: Source, table: SourceTable, parsed: str
+) -> None:
     """Summary rows are quarantined as such, whatever else is wrong with them.
 
     Only rows already failing a check, or whose ids mention a total, are looked at: a total
@@ -152,12 +154,14 @@ def _mark_summary_rows(con: duckdb.DuckDBPyConnection, source: Source, table: So
         for n in ids
         for word in ("计", "otal", "OTAL")
     )
-    candidates = f"SELECT row_number FROM parsed WHERE reason IS NOT NULL OR {mentions_total}"
+    candidates = (
+        f"SELECT row_number FROM {parsed} AS parsed WHERE reason IS NOT NULL OR {mentions_total}"
+    )
     if not con.execute(f"SELECT count(*) FROM ({candidates})").fetchone()[0]:
         return
     con.execute(
         f"""
-        UPDATE parsed SET reason = 'summary row'
+        UPDATE {parsed} AS parsed SET reason = 'summary row'
         WHERE row_number IN (
             SELECT candidates.row_number
             FROM ({candidates}) AS candidates
@@ -168,64 +172,58 @@ def _mark_summary_rows(con: duckdb.DuckDBPyConnection, source: Source, table: So
     )
 
 
+def _as_text(name: str, column_type: str) -> str:
+    column = quote_identifier(name)
+    return column if column_type == "VARCHAR" else f"CAST({column} AS VARCHAR)"
+
+
 def _blank_condition(table: SourceTable) -> str:
     """A row with no value at all (a blank line in the export): not a row."""
-    tests = [
-        f"({quote_identifier(n)} IS NULL OR trim(CAST({quote_identifier(n)} AS VARCHAR), "
-        f"{quote_literal(parse.TRIM_CHARS)}) = '')"
-        for n in table.columns
-    ]
+    tests = [f"kam_blank({_as_text(n, t)})" for n, t in table.columns.items()]
     return " AND ".join(tests) or "true"
 
 
-def _plain_columns(con: duckdb.DuckDBPyConnection, mapped: list[_Mapped]) -> set[str]:
-    """The mapped text columns whose every value in this file is already clean."""
-    tests = {}
-    for m in mapped:
-        if m.source_type != "VARCHAR":
-            continue
-        path = parse.fast_path(m.column, m.expression)
-        if path is not None:
-            tests[m.column.name] = path[0]
-    if not tests:
-        return set()
-    results = con.execute(
-        f"SELECT {', '.join(f'bool_and({test})' for test in tests.values())} FROM src"
-    ).fetchone()
-    return {name for name, plain in zip(tests, results, strict=True) if plain is not False}
-
-
-def _parse_sql(source: Source, mapped: list[_Mapped], table: SourceTable, plain: set[str]) -> str:
-    """SQL creating temp table `parsed`: typed canonical columns and a quarantine reason.
+def _parse_sql(source: Source, mapped: list[_Mapped], table: SourceTable, parsed: str) -> str:
+    """SQL creating table `parsed`: typed canonical columns and a quarantine reason.
 
     Per mapped column, `text__<column>` holds the cleaned text (NULL when missing) and
     `<column>` the typed value (NULL when missing or unreadable); comparing the two tells
-    which values could not be read. Missing values with a default get it last.
+    which values could not be read. A text value that DuckDB reads as it is (most of them)
+    skips the cleaning and parsing macros (parse.fast_value). Missing values with a default
+    get it last.
     """
     by_name = {m.column.name: m for m in mapped}
-    from_src, typed, missing_checks, bad_checks = [], [], [], []
+    raws, casts, fasts, texts, typed, missing_checks, bad_checks = [], [], [], [], [], [], []
     for column in source.columns:
-        target = quote_identifier(column.name)
-        text = quote_identifier(f"text__{column.name}")
-        m = by_name.get(column.name)
+        name = column.name
+        target = quote_identifier(name)
+        raw, cast, fast, text = (
+            quote_identifier(f"{step}__{name}") for step in ("raw", "cast", "fast", "text")
+        )
+        m = by_name.get(name)
         if m is None:
             typed.append(f"CAST(NULL AS {parse.SQL_TYPES[column.kind]}) AS {target}")
             continue
-        if column.name in plain:  # already clean in the whole file: the cheap expression
-            text_sql = m.expression
-            value_sql = parse.fast_path(column, m.expression)[1]
+        raws.append(f"{m.expression} AS {raw}")
+        source_text = raw if m.source_type == "VARCHAR" else f"CAST({raw} AS VARCHAR)"
+        clean = parse.clean_text(column, source_text)
+        direct = parse.direct_cast(column, raw, m.source_type)
+        fast_value = parse.fast_value(column, raw) if m.source_type == "VARCHAR" else None
+        if direct is not None:  # a typed source column (Parquet): no text to parse
+            fasts.append(f"{direct} AS {fast}")
+            texts.append(f"{clean} AS {text}")
+            typed.append(f"{fast} AS {target}")
+        elif fast_value is not None:  # the cheap value where it is one, else parsed
+            casts.append(f"{fast_value} AS {cast}")
+            usable = parse.fast_value_usable(column, cast)
+            fasts.append(f"CASE WHEN {usable} THEN {cast} END AS {fast}")
+            texts.append(f"CASE WHEN {fast} IS NOT NULL THEN {raw} ELSE {clean} END AS {text}")
+            typed.append(f"coalesce({fast}, {parse.typed_value(column, text)}) AS {target}")
         else:
-            text_sql = parse.clean_text(column, f"CAST({m.expression} AS VARCHAR)")
-            value_sql = parse.direct_cast(column, m.expression, m.source_type)
-        from_src.append(f"{text_sql} AS {text}")
-        if value_sql is not None:  # computed from the file's own columns
-            value_name = quote_identifier(f"value__{column.name}")
-            from_src.append(f"{value_sql} AS {value_name}")
-            typed.append(f"{value_name} AS {target}")
-        else:  # parsed from the cleaned text
+            texts.append(f"{clean} AS {text}")
             typed.append(f"{parse.typed_value(column, text)} AS {target}")
         if column.required:
-            missing_checks.append(f"WHEN {text} IS NULL THEN 'missing {column.name}'")
+            missing_checks.append(f"WHEN {text} IS NULL THEN 'missing {name}'")
         if parse.can_be_unreadable(column):
             bad_checks.append(
                 f"WHEN {text} IS NOT NULL AND {target} IS NULL "
@@ -239,21 +237,19 @@ def _parse_sql(source: Source, mapped: list[_Mapped], table: SourceTable, plain:
         else quote_identifier(c.name)
         for c in source.columns
     ]
+    # One projection per step, so that each expression is computed once per row.
     return f"""
-        CREATE OR REPLACE TEMP TABLE parsed AS
-        WITH texts AS (
-            SELECT
-                src.rowid + 1 AS row_number,
-                {", ".join(from_src)}
+        CREATE OR REPLACE TABLE {parsed} AS
+        WITH raws AS (
+            SELECT {", ".join(["src.rowid + 1 AS row_number", *raws])}
             FROM src
             WHERE NOT ({_blank_condition(table)})
         ),
-        typed AS (
-            SELECT *, {", ".join(typed)} FROM texts
-        ),
-        checked AS (
-            SELECT *, {reason} AS reason FROM typed
-        )
+        casts AS (SELECT {", ".join(["*", *casts])} FROM raws),
+        fasts AS (SELECT {", ".join(["*", *fasts])} FROM casts),
+        texts AS (SELECT {", ".join(["*", *texts])} FROM fasts),
+        typed AS (SELECT {", ".join(["*", *typed])} FROM texts),
+        checked AS (SELECT *, {reason} AS reason FROM typed)
         SELECT row_number, reason, {", ".join(outputs)} FROM checked
     """
 
@@ -263,7 +259,7 @@ def _is_window(column: Column) -> bool:
 
 
 def _fill_window_defaults(
-    con: duckdb.DuckDBPyConnection, source: Source, mapped: list[_Mapped]
+    con: duckdb.DuckDBPyConnection, source: Source, mapped: list[_Mapped], parsed: str
 ) -> None:
     """Window defaults (line_no = position in the order) for a mapped column's missing values.
 
@@ -274,18 +270,18 @@ def _fill_window_defaults(
         if not _is_window(column) or column.name not in {m.column.name for m in mapped}:
             continue
         name = quote_identifier(column.name)
-        missing = con.execute(f"SELECT count(*) FROM parsed WHERE {name} IS NULL").fetchone()[0]
+        missing = con.execute(f"SELECT count(*) FROM {parsed} WHERE {name} IS NULL").fetchone()[0]
         if missing:
             con.execute(
                 f"""
-                UPDATE parsed SET {name} = filled.value
-                FROM (SELECT row_number, {column.default_sql} AS value FROM parsed) AS filled
+                UPDATE {parsed} AS parsed SET {name} = filled.value
+                FROM (SELECT row_number, {column.default_sql} AS value FROM {parsed}) AS filled
                 WHERE parsed.row_number = filled.row_number AND parsed.{name} IS NULL
                 """
             )
 
 
-def _mark_duplicate_keys(con: duckdb.DuckDBPyConnection, source: Source) -> None:
+def _mark_duplicate_keys(con: duckdb.DuckDBPyConnection, source: Source, parsed: str) -> None:
     """A business key repeated inside one file: the last row wins, the earlier are quarantined."""
     key = ", ".join(quote_identifier(k) for k in source.key)
     match = " AND ".join(
@@ -293,9 +289,9 @@ def _mark_duplicate_keys(con: duckdb.DuckDBPyConnection, source: Source) -> None
     )
     con.execute(
         f"""
-        UPDATE parsed SET reason = 'duplicate key'
+        UPDATE {parsed} AS parsed SET reason = 'duplicate key'
         FROM (
-            SELECT {key}, max(row_number) AS last_row FROM parsed
+            SELECT {key}, max(row_number) AS last_row FROM {parsed}
             WHERE reason IS NULL GROUP BY {key} HAVING count(*) > 1
         ) AS dup
         WHERE parsed.reason IS NULL AND {match} AND parsed.row_number < dup.last_row
@@ -303,47 +299,36 @@ def _mark_duplicate_keys(con: duckdb.DuckDBPyConnection, source: Source) -> None
     )
 
 
-def _store_batch(
-    con: duckdb.DuckDBPyConnection,
-    source: Source,
-    batch_id: int,
-    file_name: str,
-    table: SourceTable,
+def _stage_quarantine(
+    con: duckdb.DuckDBPyConnection, table: SourceTable, parsed: str, quarantine: str
 ) -> tuple[int, int]:
-    """Insert the loaded and the quarantined rows; return (rows_loaded, rows_quarantined)."""
-    columns = [name for name, _ in raw_columns(source) if name not in ("batch_id", "superseded_by")]
-    column_list = ", ".join(quote_identifier(c) for c in columns)
-    con.execute(
-        f"INSERT INTO raw.{source.name} (batch_id, {column_list}) "
-        f"SELECT {batch_id}, {column_list} FROM parsed WHERE reason IS NULL"
-    )
+    """Quarantined rows with their raw values, in file order; return (loaded, quarantined)."""
     raw_struct = ", ".join(
         f"{quote_identifier(n)} := src.{quote_identifier(n)}" for n in table.columns
     )
     con.execute(
         f"""
-        INSERT INTO raw.quarantine
-        SELECT {batch_id}, {quote_literal(source.name)}, {quote_literal(file_name)},
-               parsed.row_number, parsed.reason, to_json(struct_pack({raw_struct}))
-        FROM parsed JOIN src ON src.rowid + 1 = parsed.row_number
+        CREATE OR REPLACE TABLE {quarantine} AS
+        SELECT 0 AS part, parsed.row_number AS position, parsed.row_number AS row_number,
+               parsed.reason AS reason, to_json(struct_pack({raw_struct})) AS raw_values
+        FROM {parsed} AS parsed JOIN src ON src.rowid + 1 = parsed.row_number
         WHERE parsed.reason IS NOT NULL
-        ORDER BY parsed.row_number
         """
     )
     rejected_lines = 0
     if _has_table(con, "src_rejects"):  # CSV only: lines DuckDB could not split into fields
         con.execute(
             f"""
-            INSERT INTO raw.quarantine
-            SELECT {batch_id}, {quote_literal(source.name)}, {quote_literal(file_name)}, NULL,
-                   'malformed line ' || line || ': ' || lower(min(error_type)),
+            INSERT INTO {quarantine}
+            SELECT 1, line, NULL, 'malformed line ' || line || ': ' || lower(min(error_type)),
                    to_json({{'line': min(csv_line)}})
-            FROM src_rejects GROUP BY line ORDER BY line
+            FROM src_rejects GROUP BY line
             """
         )
         rejected_lines = con.execute("SELECT count(DISTINCT line) FROM src_rejects").fetchone()[0]
     loaded, quarantined = con.execute(
-        "SELECT count(*) FILTER (reason IS NULL), count(*) FILTER (reason IS NOT NULL) FROM parsed"
+        "SELECT count(*) FILTER (reason IS NULL), count(*) FILTER (reason IS NOT NULL) "
+        f"FROM {parsed}"
     ).fetchone()
     return loaded, quarantined + rejected_lines
 
@@ -356,16 +341,46 @@ def _has_table(con: duckdb.DuckDBPyConnection, name: str) -> bool:
     )
 
 
-def _supersede(con: duckdb.DuckDBPyConnection, source: Source, batch_id: int) -> None:
-    """Rows of earlier batches whose business key this batch repeats are superseded by it."""
-    key_match = " AND ".join(f"old.{k} = new.{k}" for k in source.key)
-    keys = ", ".join(source.key)
+def _key_range(con: duckdb.DuckDBPyConnection, source: Source, parsed: str) -> tuple | None:
+    """Lowest and highest first business-key column of the rows to load (None: no row)."""
+    first = quote_identifier(source.key[0])
+    low, high = con.execute(
+        f"SELECT min({first}), max({first}) FROM {parsed} WHERE reason IS NULL"
+    ).fetchone()
+    return None if low is None else (low, high)
+
+
+def _supersede(
+    con: duckdb.DuckDBPyConnection, source: Source, batch_id: int, prepared: Prepared
+) -> None:
+    """Rows of earlier batches whose business key this batch repeats are superseded by it.
+
+    Runs before the batch's own rows are inserted. Only rows whose first key column lies
+    within the batch's range can match: DuckDB skips the other row groups by their min/max,
+    so a file that repeats no earlier key (a new period's export) costs one pruned count.
+    """
+    if prepared.key_range is None:
+        return
+    first = quote_identifier(source.key[0])
+    in_range = f"old.{first} BETWEEN ? AND ?"
+    candidates = con.execute(
+        f"SELECT count(*) FROM raw.{source.name} AS old "
+        f"WHERE old.superseded_by IS NULL AND {in_range}",
+        list(prepared.key_range),
+    ).fetchone()[0]
+    if not candidates:
+        return
+    key_match = " AND ".join(
+        f"old.{quote_identifier(k)} = new.{quote_identifier(k)}" for k in source.key
+    )
+    keys = ", ".join(quote_identifier(k) for k in source.key)
     con.execute(
         f"""
         UPDATE raw.{source.name} AS old SET superseded_by = {batch_id}
-        FROM (SELECT DISTINCT {keys} FROM raw.{source.name} WHERE batch_id = {batch_id}) AS new
-        WHERE old.superseded_by IS NULL AND old.batch_id <> {batch_id} AND {key_match}
-        """
+        FROM (SELECT DISTINCT {keys} FROM {prepared.parsed} WHERE reason IS NULL) AS new
+        WHERE old.superseded_by IS NULL AND {in_range} AND {key_match}
+        """,
+        list(prepared.key_range),
     )
 
 
@@ -382,30 +397,130 @@ def _next_batch_id(con: duckdb.DuckDBPyConnection) -> int:
     return con.execute("SELECT coalesce(max(batch_id), 0) + 1 FROM raw.batches").fetchone()[0]
 
 
-def load_file(
-    con: duckdb.DuckDBPyConnection, home: Home, cfg: SourceConfig, path: Path
-) -> BatchResult:
-    """Load one file of one source as a batch (or skip it, or reject it whole)."""
+# Files are read and parsed into tables of this in-memory database, shared by the connections
+# of one DuckDB instance (and its memory_limit, spilling to its temp_directory): connections
+# prepare the next files while another stores the current one. A slot per file in flight.
+STAGE = "kam_stage"
+
+
+def attach_stage(con: duckdb.DuckDBPyConnection) -> None:
+    """Attach the in-memory stage database that prepared files wait in."""
+    con.execute(f"ATTACH IF NOT EXISTS ':memory:' AS {STAGE}")
+
+
+@dataclass
+class Prepared:
+    """A file read, parsed and checked into stage tables, ready to be stored as one batch."""
+
+    cfg: SourceConfig
+    path: Path
+    slot: int
+    base: dict  # the batch row's values known before loading
+    seconds: float = 0.0  # spent preparing
+    read: bool = False  # False: same content as an earlier file, not read
+    message: str | None = None  # rejected, and why
+    parsed: str | None = None  # stage table of the typed rows and their quarantine reason
+    quarantine: str | None = None  # stage table of the quarantined rows
+    loaded: int = 0
+    quarantined: int = 0
+    key_range: tuple | None = None
+    details: dict | None = None  # format, encoding, delimiter, header row
+
+
+def known_contents(con: duckdb.DuckDBPyConnection) -> set[tuple[str, str]]:
+    """(source, sha256) of every file content already loaded (or skipped as a repeat)."""
+    rows = con.execute(
+        "SELECT DISTINCT source, sha256 FROM raw.batches WHERE status IN ('loaded', 'skipped')"
+    ).fetchall()
+    return {(source, sha256) for source, sha256 in rows}
+
+
+def prepare_file(
+    con: duckdb.DuckDBPyConnection,
+    home: Home,
+    cfg: SourceConfig,
+    path: Path,
+    slot: int,
+    seen: set[tuple[str, str]] | None = None,
+) -> Prepared:
+    """Read, parse and check one file into stage tables; nothing is written to the warehouse.
+
+    A content in `seen` (loaded before, or met earlier in this run) is not read: the store
+    step decides whether it is a repeat. `seen` gets this file's content.
+    """
     started = time.monotonic()
     source = SOURCES[cfg.name]
     sha256 = sha256_of(path)
-    size = path.stat().st_size
     base = {
         "source": cfg.name,
         "file_name": path.name,
         "file_path": str(path),
         "sha256": sha256,
-        "bytes": size,
+        "bytes": path.stat().st_size,
         "rows_read": 0,
         "rows_loaded": 0,
         "rows_quarantined": 0,
     }
+    prepared = Prepared(cfg, path, slot, base)
+    if seen is not None:
+        if (cfg.name, sha256) in seen:
+            prepared.seconds = time.monotonic() - started
+            return prepared
+        seen.add((cfg.name, sha256))
+    prepared.read = True
+    parsed, quarantine = f"{STAGE}.parsed_{slot}", f"{STAGE}.quarantine_{slot}"
+    try:
+        try:
+            fmt, table = _read(con, home, cfg, path)
+            mapped = _resolve_mapping(con, cfg, table, path.name)
+            con.execute(_parse_sql(source, mapped, table, parsed))
+            _fill_window_defaults(con, source, mapped, parsed)
+            _mark_summary_rows(con, source, table, parsed)
+            _mark_duplicate_keys(con, source, parsed)
+        except InputError as error:
+            prepared.message = str(error)
+        except duckdb.Error as error:
+            message = str(error).strip().splitlines()[0]
+            prepared.message = f"{path.name}: cannot be loaded: {message}"
+        if prepared.message is None:
+            prepared.loaded, prepared.quarantined = _stage_quarantine(
+                con, table, parsed, quarantine
+            )
+            prepared.key_range = _key_range(con, source, parsed)
+            prepared.parsed, prepared.quarantine = parsed, quarantine
+            prepared.details = {
+                "format": fmt,
+                "encoding": table.encoding,
+                "delimiter": table.delimiter,
+                "header_row": table.header_row,
+            }
+    except BaseException:
+        _drop_stage_tables(con, slot)
+        raise
+    finally:
+        _drop_temp_tables(con)
+    if prepared.message is not None:
+        _drop_stage_tables(con, slot)
+    prepared.seconds = time.monotonic() - started
+    return prepared
+
+
+def store_prepared(con: duckdb.DuckDBPyConnection, home: Home, prepared: Prepared) -> BatchResult:
+    """Store a prepared file as one batch in one transaction (or skip it, or record its rejection).
+
+    Batches are numbered here, in the order files are stored.
+    """
+    started = time.monotonic()
+    cfg, path, base = prepared.cfg, prepared.path, prepared.base
+    source = SOURCES[cfg.name]
+    size = base["bytes"]
     same_content = con.execute(
         "SELECT batch_id, file_path, status FROM raw.batches "
         "WHERE source = ? AND sha256 = ? AND status IN ('loaded', 'skipped') ORDER BY batch_id",
-        [cfg.name, sha256],
+        [cfg.name, base["sha256"]],
     ).fetchall()
     if same_content:
+        _drop_stage_tables(con, prepared.slot)
         first_loaded = next(b for b, _, status in same_content if status == "loaded")
         if any(file_path == str(path) for _, file_path, _ in same_content):
             return BatchResult(
@@ -422,56 +537,52 @@ def load_file(
                 "status": "skipped",
                 "message": message,
                 "duplicate_of": first_loaded,
-                "seconds": time.monotonic() - started,
+                "seconds": prepared.seconds + time.monotonic() - started,
             },
         )
         return BatchResult(cfg.name, path.name, "skipped", batch_id, message=message, bytes=size)
-
-    # The file is read and parsed into temp tables first; only the writes to the warehouse
-    # form the transaction (and temp-table row ids then number the file's rows from 0).
+    if not prepared.read:  # the earlier file of the same content was not loaded after all
+        prepared = prepare_file(con, home, cfg, path, prepared.slot)
+    if prepared.message is not None:
+        return _reject(con, base, prepared.message, prepared.seconds + time.monotonic() - started)
+    loaded, quarantined = prepared.loaded, prepared.quarantined
+    columns = [name for name, _ in raw_columns(source) if name not in ("batch_id", "superseded_by")]
+    column_list = ", ".join(quote_identifier(c) for c in columns)
+    label = f"{quote_literal(source.name)}, {quote_literal(path.name)}"
     try:
-        fmt, table = _read(con, home, cfg, path)
-        mapped = _resolve_mapping(con, cfg, table, path.name)
-        con.execute(_parse_sql(source, mapped, table, _plain_columns(con, mapped)))
-        _fill_window_defaults(con, source, mapped)
-        _mark_summary_rows(con, source, table)
-        _mark_duplicate_keys(con, source)
-    except InputError as error:
-        _drop_temp_tables(con)
-        return _reject(con, base, str(error), started)
-    except duckdb.Error as error:
-        _drop_temp_tables(con)
-        message = str(error).strip().splitlines()[0]
-        return _reject(con, base, f"{path.name}: cannot be loaded: {message}", started)
-    con.execute("BEGIN TRANSACTION")
-    try:
-        batch_id = _next_batch_id(con)
-        loaded, quarantined = _store_batch(con, source, batch_id, path.name, table)
-        _supersede(con, source, batch_id)
-        seconds = time.monotonic() - started
-        _record(
-            con,
-            {
-                **base,
-                "batch_id": batch_id,
-                "loaded_at": datetime.now(),
-                "status": "loaded",
-                "rows_read": loaded + quarantined,
-                "rows_loaded": loaded,
-                "rows_quarantined": quarantined,
-                "format": fmt,
-                "encoding": table.encoding,
-                "delimiter": table.delimiter,
-                "header_row": table.header_row,
-                "seconds": seconds,
-            },
-        )
-        con.execute("COMMIT")
-    except BaseException:
-        con.execute("ROLLBACK")
-        raise
+        con.execute("BEGIN TRANSACTION")
+        try:
+            batch_id = _next_batch_id(con)
+            _supersede(con, source, batch_id, prepared)
+            con.execute(
+                f"INSERT INTO raw.{source.name} (batch_id, {column_list}) "
+                f"SELECT {batch_id}, {column_list} FROM {prepared.parsed} WHERE reason IS NULL"
+            )
+            con.execute(
+                f"INSERT INTO raw.quarantine SELECT {batch_id}, {label}, row_number, reason, "
+                f"raw_values FROM {prepared.quarantine} ORDER BY part, position"
+            )
+            seconds = prepared.seconds + time.monotonic() - started
+            _record(
+                con,
+                {
+                    **base,
+                    **(prepared.details or {}),
+                    "batch_id": batch_id,
+                    "loaded_at": datetime.now(),
+                    "status": "loaded",
+                    "rows_read": loaded + quarantined,
+                    "rows_loaded": loaded,
+                    "rows_quarantined": quarantined,
+                    "seconds": seconds,
+                },
+            )
+            con.execute("COMMIT")
+        except BaseException:
+            con.execute("ROLLBACK")
+            raise
     finally:
-        _drop_temp_tables(con)
+        _drop_stage_tables(con, prepared.slot)
     return BatchResult(
         cfg.name,
         path.name,
@@ -485,13 +596,26 @@ def load_file(
     )
 
 
+def load_file(
+    con: duckdb.DuckDBPyConnection, home: Home, cfg: SourceConfig, path: Path
+) -> BatchResult:
+    """Load one file of one source as a batch (or skip it, or reject it whole)."""
+    attach_stage(con)
+    return store_prepared(con, home, prepare_file(con, home, cfg, path, 0))
+
+
 def _drop_temp_tables(con: duckdb.DuckDBPyConnection) -> None:
-    for table in ("src", "parsed", "src_rejects", "src_reject_scans"):
+    for table in ("src", "src_rejects", "src_reject_scans"):
         con.execute(f"DROP TABLE IF EXISTS {table}")
 
 
+def _drop_stage_tables(con: duckdb.DuckDBPyConnection, slot: int) -> None:
+    for table in ("parsed", "quarantine"):
+        con.execute(f"DROP TABLE IF EXISTS {STAGE}.{table}_{slot}")
+
+
 def _reject(
-    con: duckdb.DuckDBPyConnection, base: dict, message: str, started: float
+    con: duckdb.DuckDBPyConnection, base: dict, message: str, seconds: float
 ) -> BatchResult:
     """Record a rejected file once (a file rejected again for the same reason adds nothing)."""
     known = con.execute(
@@ -511,7 +635,7 @@ def _reject(
                 "loaded_at": datetime.now(),
                 "status": "rejected",
                 "message": message,
-                "seconds": time.monotonic() - started,
+                "seconds": seconds,
             },
         )
     return BatchResult(

@@ -56,11 +56,12 @@ EXCEL_SERIAL_PATTERN = r"\d{1,5}(\.\d+)?"
 THOUSANDS_PATTERN = r"-?\d{1,3}(,\d{3})+(\.\d*)?"
 
 # Trimming with a character set is slow in DuckDB: values are only trimmed when an end needs it,
-# and only short values are compared with the missing-value tokens.
+# and only short values are compared with the missing-value tokens. The ends are looked at by
+# code point (ord of the first and of the last character), cheaper than comparing substrings.
 _MISSING = ", ".join(map(quote_literal, MISSING_TOKENS))
 _LONGEST_MISSING = max(len(token.encode()) for token in MISSING_TOKENS)
 _TRIM = quote_literal(TRIM_CHARS)
-_EDGE = ", ".join(map(quote_literal, TRIM_CHARS))
+_EDGE_CODES = ", ".join(str(ord(c)) for c in TRIM_CHARS)
 
 MACROS = f"""
 CREATE OR REPLACE TEMP MACRO kam_fold(s) AS
@@ -68,13 +69,16 @@ CREATE OR REPLACE TEMP MACRO kam_fold(s) AS
          WHEN regexp_matches(s, {quote_literal(_FULL_WIDTH_CLASS)})
          THEN translate(s, {quote_literal(_FULL_WIDTH)}, {quote_literal(_HALF_WIDTH)})
          ELSE s END;
+CREATE OR REPLACE TEMP MACRO kam_edged(s) AS
+    ord(s) IN ({_EDGE_CODES}) OR ord(substr(s, -1)) IN ({_EDGE_CODES});
 CREATE OR REPLACE TEMP MACRO kam_trim(s) AS
-    CASE WHEN s[1] IN ({_EDGE}) OR s[-1] IN ({_EDGE}) THEN trim(s, {_TRIM}) ELSE s END;
+    CASE WHEN kam_edged(s) THEN trim(s, {_TRIM}) ELSE s END;
 CREATE OR REPLACE TEMP MACRO kam_clean(s) AS
-    CASE WHEN strlen(s) > {_LONGEST_MISSING} AND NOT (s[1] IN ({_EDGE}) OR s[-1] IN ({_EDGE}))
-         THEN s
+    CASE WHEN strlen(s) > {_LONGEST_MISSING} AND NOT kam_edged(s) THEN s
          WHEN list_contains([{_MISSING}], kam_trim(s)) THEN NULL
          ELSE kam_trim(s) END;
+CREATE OR REPLACE TEMP MACRO kam_blank(s) AS
+    s IS NULL OR s = '' OR (ord(s) IN ({_EDGE_CODES}) AND trim(s, {_TRIM}) = '');
 CREATE OR REPLACE TEMP MACRO kam_number_text(s) AS
     regexp_replace(
         regexp_replace(s, '^\\((.*)\\)$', '-\\1'),
@@ -208,41 +212,26 @@ def can_be_unreadable(column: Column) -> bool:
     return column.kind not in (ID, TEXT, CODE, LABEL)
 
 
-def _is_plain_text(expression: str, folded: bool) -> str:
-    """True when a text value needs no trimming, no missing-token check and no folding."""
-    edges = f"({expression}[1] IN ({_EDGE}) OR {expression}[-1] IN ({_EDGE}))"
-    plain = f"NOT list_contains([{_MISSING}], {expression}) AND NOT {edges}"
-    if folded:
-        plain += (
-            f" AND (strlen({expression}) = length({expression}) "
-            f"OR NOT regexp_matches({expression}, {quote_literal(_FULL_WIDTH_CLASS)}))"
-        )
-    return plain
+def fast_value(column: Column, raw: str) -> str | None:
+    """The typed value of a text value that needs no cleaning, else NULL (None: no such path).
 
-
-def fast_path(column: Column, expression: str) -> tuple[str, str] | None:
-    """(plain test, typed value) for values that are already clean, or None.
-
-    The loader tests a whole file's column once; when every value passes, the column is read
-    with the cheap expression instead of the cleaning and parsing macros (same results).
+    Exports are mostly clean: the loader takes this cheap value where it is not NULL and parses
+    the cleaned text only for the other rows. Where both exist they agree (a value DuckDB casts
+    as it is reads the same once trimmed and folded), so the choice is made row by row.
     """
     kind = column.kind
     if kind in (DECIMAL, INTEGER, DATE, TIMESTAMP):
-        sql_type = SQL_TYPES[kind]
-        value = f"try_cast({expression} AS {sql_type})"
-        test = f"{value} IS NOT NULL"
-        if kind in (DATE, TIMESTAMP):
-            test = f"year({value}) BETWEEN 1900 AND 2199"
-        return f"({expression} IS NULL OR coalesce({test}, false))", value
-    if kind in (ID, TEXT, CODE):
-        value = f"upper({expression})" if kind == CODE else expression
-        return f"({expression} IS NULL OR ({_is_plain_text(expression, kind != TEXT)}))", value
+        return f"try_cast({raw} AS {SQL_TYPES[kind]})"
     if kind == ENUM:
-        spellings = ", ".join(quote_literal(s) for s, _ in column.synonyms)
         branches = " ".join(
             f"WHEN {quote_literal(s)} THEN {quote_literal(v)}" for s, v in column.synonyms
         )
-        return f"({expression} IS NULL OR {expression} IN ({spellings}))", (
-            f"CASE {expression} {branches} END"
-        )
+        return f"CASE {raw} {branches} END"
     return None
+
+
+def fast_value_usable(column: Column, value: str) -> str:
+    """Whether a `fast_value` is the value: dates only within the years kam_date accepts."""
+    if column.kind in (DATE, TIMESTAMP):
+        return f"year({value}) BETWEEN 1900 AND 2199"
+    return f"{value} IS NOT NULL"

@@ -63,14 +63,33 @@ def read_csv(
     header_row: int | None,
     work_dir: Path,
 ) -> SourceTable:
-    text: TextFile = prepare_csv(
-        path,
-        encoding=encoding,
-        needed=needed,
-        delimiter=delimiter,
-        header_row=header_row,
-        work_dir=work_dir,
+    options = {
+        "encoding": encoding,
+        "needed": needed,
+        "delimiter": delimiter,
+        "header_row": header_row,
+        "work_dir": work_dir,
+    }
+    # A UTF-8 file DuckDB reads as it is gets its bytes validated by DuckDB's reader instead
+    # of a second decoding pass here; DuckDB rejects a line with a bad byte. A file with any
+    # rejected line is decoded here after all, so that one that is not UTF-8 throughout is
+    # transcoded or rejected whole, exactly as when it is decoded first.
+    text = prepare_csv(path, **options, check_all=False)
+    _read_csv_file(con, path, text)
+    if not text.checked and _rejected_lines(con):
+        checked = prepare_csv(path, **options)
+        if checked.path != text.path:
+            _read_csv_file(con, path, checked)
+        text = checked
+    return SourceTable(
+        columns=_columns_of(con, "src"),
+        encoding=text.encoding,
+        delimiter=text.header.delimiter,
+        header_row=text.header.line_index + 1,
     )
+
+
+def _read_csv_file(con: duckdb.DuckDBPyConnection, path: Path, text: TextFile) -> None:
     try:
         names = unique_names(list(text.header.headers))
         columns = "{" + ", ".join(f"{quote_literal(n)}: 'VARCHAR'" for n in names) + "}"
@@ -92,12 +111,13 @@ def read_csv(
     finally:
         if text.path != path:
             text.path.unlink(missing_ok=True)
-    return SourceTable(
-        columns=_columns_of(con, "src"),
-        encoding=text.encoding,
-        delimiter=text.header.delimiter,
-        header_row=text.header.line_index + 1,
-    )
+
+
+def _rejected_lines(con: duckdb.DuckDBPyConnection) -> bool:
+    exists = con.execute(
+        "SELECT count(*) FROM duckdb_tables() WHERE table_name = 'src_rejects' AND temporary"
+    ).fetchone()[0]
+    return bool(exists) and bool(con.execute("SELECT count(*) FROM src_rejects").fetchone()[0])
 
 
 def _cell_text(value: object) -> str | None:
