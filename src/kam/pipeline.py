@@ -14,13 +14,10 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from kam.build import run_build
 from kam.config import Config, load_config
 from kam.errors import ConfigError, GateFailed, InputError, KamError
-from kam.gate import dbt_results_check, run_gate
 from kam.home import Home
 from kam.ingest import BatchResult, ingest
-from kam.publish import publish
 from kam.rules import effective_rules, rules_hash
 from kam.runs import Run, new_run, open_run, write_report
 
@@ -107,6 +104,10 @@ def build_step(
     full_refresh: bool = False,
 ) -> None:
     """dbt build (or the part of it downstream of `select`); a failing node fails the run."""
+    # The steps import what they need: `kam ingest` does not load dbt, GX or pandas.
+    from kam.build import run_build
+    from kam.gate import dbt_results_check
+
     started = time.monotonic()
     run_vars = {"as_of_date": run.as_of.isoformat(), "run_id": run.run_id, **(extra_vars or {})}
     build = run_build(
@@ -126,6 +127,8 @@ def gate_step(
     config: Config, run: Run, accept_churn: bool, echo: Echo, *, dbt_tested_upstream: bool = False
 ) -> None:
     """Every blocking check; GateFailed (exit 1) naming the failed ones."""
+    from kam.gate import run_gate
+
     started = time.monotonic()
     checks = run_gate(
         config, run, accept_churn=accept_churn, dbt_tested_upstream=dbt_tested_upstream, echo=echo
@@ -140,6 +143,8 @@ def gate_step(
 
 
 def publish_step(config: Config, run: Run, postgres_dsn: str | None, echo: Echo) -> None:
+    from kam.publish import publish
+
     started = time.monotonic()
     rules = run.facts.get("rules_hash") or rules_hash(effective_rules(config.rules))
     manifest = publish(config, run, rules_hash=rules, postgres_dsn=postgres_dsn, echo=echo)
