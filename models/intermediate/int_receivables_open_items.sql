@@ -64,6 +64,24 @@ with cutoffs as (
     ),
 {%- endif %}
 
+{#- In an incremental run, the documents (DOCUMENTS: invoices or payments) of the cut-offs
+    computed whole and of the customers recomputed at the other cut-offs. -#}
+{%- set recomputed_only -%}
+    {%- if is_incremental() -%}
+        left join new_cutoffs on cutoffs.cutoff_date = new_cutoffs.cutoff_date
+        left join changed_customers
+            on
+                cutoffs.cutoff_date = changed_customers.cutoff_date
+                and DOCUMENTS.customer_id = changed_customers.customer_id
+        where
+            (new_cutoffs.cutoff_date is not null or changed_customers.customer_id is not null)
+            and (
+                exists (select 1 from new_cutoffs)
+                or DOCUMENTS.customer_id in (select changed_customers.customer_id from changed_customers)
+            )
+    {%- endif -%}
+{%- endset %}
+
 invoices as (
     select
         cutoffs.cutoff_date,
@@ -74,19 +92,7 @@ invoices as (
         invoices.amount
     from {{ ref('stg_raw__invoices') }} as invoices
     inner join cutoffs on invoices.invoice_date <= cutoffs.cutoff_date
-    {% if is_incremental() -%}
-        left join new_cutoffs on cutoffs.cutoff_date = new_cutoffs.cutoff_date
-        left join changed_customers
-            on
-                cutoffs.cutoff_date = changed_customers.cutoff_date
-                and invoices.customer_id = changed_customers.customer_id
-        where
-            (new_cutoffs.cutoff_date is not null or changed_customers.customer_id is not null)
-            and (
-                exists (select 1 from new_cutoffs)
-                or invoices.customer_id in (select changed_customers.customer_id from changed_customers)
-            )
-    {%- endif %}
+    {{ recomputed_only | replace('DOCUMENTS', 'invoices') }}
 ),
 
 payments as (
@@ -97,19 +103,7 @@ payments as (
         payments.amount
     from {{ ref('stg_raw__payments') }} as payments
     inner join cutoffs on payments.payment_date <= cutoffs.cutoff_date
-    {% if is_incremental() -%}
-        left join new_cutoffs on cutoffs.cutoff_date = new_cutoffs.cutoff_date
-        left join changed_customers
-            on
-                cutoffs.cutoff_date = changed_customers.cutoff_date
-                and payments.customer_id = changed_customers.customer_id
-        where
-            (new_cutoffs.cutoff_date is not null or changed_customers.customer_id is not null)
-            and (
-                exists (select 1 from new_cutoffs)
-                or payments.customer_id in (select changed_customers.customer_id from changed_customers)
-            )
-    {%- endif %}
+    {{ recomputed_only | replace('DOCUMENTS', 'payments') }}
 ),
 
 named_payments as (
