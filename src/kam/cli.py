@@ -160,7 +160,7 @@ def ingest(home_path: str | None, sources: tuple[str, ...]) -> None:
 _full_refresh_option = click.option(
     "--full-refresh",
     is_flag=True,
-    help="Rebuild the incremental models (order lines, customer-months) from all raw rows.",
+    help="Rebuild the incremental models (order lines, customer-months, open receivables) whole.",
 )
 
 

@@ -82,7 +82,7 @@ FROZEN_RATING_COLUMNS = (
 )
 
 
-# The dbt code the incremental models were last started over with (one row).
+# The dbt code of the last build that passed (kam build) or was prepared (Airflow): one row.
 MODELS_FINGERPRINT_COLUMNS = (
     ("fingerprint", "VARCHAR NOT NULL"),
     ("recorded_at", "TIMESTAMP NOT NULL"),
