@@ -51,16 +51,22 @@ def dag_home(tmp_path_factory) -> Path:
     return home
 
 
-def _dag_test(env: dict, home: Path, dag_id: str, logical_date: str, conf: dict | None = None):
+def _last_json(arguments: list[str], env: dict, home: Path, timeout: int):
+    """Run a Python process with the Airflow environment and this home; its last line, as JSON."""
     done = subprocess.run(
-        [sys.executable, str(RUNNER), dag_id, logical_date, json.dumps(conf or {}), str(DAGS)],
+        [sys.executable, *arguments],
         env={**env, "KAM_HOME": str(home)},
         capture_output=True,
         text=True,
-        timeout=900,
+        timeout=timeout,
     )
     assert done.returncode == 0, done.stderr[-3000:]
     return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def _dag_test(env: dict, home: Path, dag_id: str, logical_date: str, conf: dict | None = None):
+    arguments = [str(RUNNER), dag_id, logical_date, json.dumps(conf or {}), str(DAGS)]
+    return _last_json(arguments, env, home, timeout=900)
 
 
 def test_dagbag_imports_both_dags_quickly(airflow_env, dag_home):
@@ -73,14 +79,7 @@ print(json.dumps({{"errors": {{k: str(v) for k, v in bag.import_errors.items()}}
                   "dags": sorted(bag.dags),
                   "seconds": {{s.file: s.duration.total_seconds() for s in bag.dagbag_stats}}}}))
 """
-    done = subprocess.run(
-        [sys.executable, "-c", script],
-        env={**airflow_env, "KAM_HOME": str(dag_home)},
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    result = json.loads(done.stdout.strip().splitlines()[-1])
+    result = _last_json(["-c", script], airflow_env, dag_home, timeout=300)
     assert result["errors"] == {}
     assert result["dags"] == ["kam_annual_rerating", "kam_daily"]
     for file, seconds in result["seconds"].items():
@@ -103,14 +102,10 @@ for _ in range(3):
     last = info.data_interval
 print(json.dumps(runs))
 """
-    done = subprocess.run(
-        [sys.executable, "-c", script],
-        env={**airflow_env, "KAM_HOME": str(dag_home)},
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    runs = [datetime.fromisoformat(r) for r in json.loads(done.stdout.strip().splitlines()[-1])]
+    runs = [
+        datetime.fromisoformat(r)
+        for r in _last_json(["-c", script], airflow_env, dag_home, timeout=300)
+    ]
     assert [(r.year, r.month, r.day, r.hour) for r in runs] == [
         (2027, 1, 15, 6),
         (2028, 1, 15, 6),
