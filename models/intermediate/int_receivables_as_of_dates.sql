@@ -15,13 +15,18 @@ document_dates as (
     select max(payment_date) from {{ ref('stg_raw__payments') }}
 ),
 
+latest_documents as (
+    select max(latest_date) as latest_document_date from document_dates
+),
+
 latest_dates as (
     select
-        (select max(latest_date) from document_dates) as latest_document_date,
+        latest_document_date,
         greatest(
-            (select max(latest_date) from document_dates),
+            latest_document_date,
             (select max(last_order_date) from {{ ref('int_customer_months') }})
         ) as latest_date
+    from latest_documents
 ),
 
 aging_date as (
