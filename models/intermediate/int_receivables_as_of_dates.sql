@@ -24,7 +24,7 @@ latest_dates as (
         latest_document_date,
         greatest(
             latest_document_date,
-            (select max(last_order_date) from {{ ref('int_customer_months') }})
+            (select max(months.last_order_date) from {{ ref('int_customer_months') }} as months)
         ) as latest_date
     from latest_documents
 ),
