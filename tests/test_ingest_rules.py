@@ -306,3 +306,72 @@ def test_a_killed_ingest_leaves_no_half_loaded_file(tmp_path):
         run_kam("ingest", home=home, check=True)
         _whole_batches(home)
         assert query(home, "SELECT count(*) FROM raw.batches") == files
+
+
+def _parse_both_ways(home: Path, path: Path) -> tuple[bool, list[tuple], list[tuple]]:
+    """A file parsed after a typed read (when DuckDB's reader takes it) and as text."""
+    import duckdb
+
+    from kam.config import load_config
+    from kam.home import Home
+    from kam.ingest.load import _parse_file, attach_stage
+    from kam.ingest.parse import install_macros
+
+    config = load_config(Home(home))
+    con = duckdb.connect()
+    install_macros(con)
+    attach_stage(con)
+    tables = []
+    for typed in (True, False):
+        _, table = _parse_file(con, config.home, config.sources["orders"], path, "p", typed)
+        tables.append((table.typed, con.execute("SELECT * FROM p ORDER BY 1").fetchall()))
+    return tables[0][0], tables[0][1], tables[1][1]
+
+
+def test_numbers_and_dates_read_typed_equal_their_parsed_text(tmp_path):
+    # Clean values in unusual spellings. DuckDB's CSV reader converts them itself (the fast
+    # path for clean files); each must be what parsing its text gives.
+    home = make_home(
+        tmp_path, {"orders": {"path": "inbox/orders/*", "columns": {"line_no": "行号"}}}
+    )
+    path = write(
+        home,
+        "a.csv",
+        "订单编号,行号,下单日期,客户编码,数量,单价\n"
+        'SO1,1," 2024-1-5 ",001," 12 ",+5\n'
+        "SO1,+2,2024-01-05 00:00:00,001,1e3,.5\n"
+        "SO2,0x10,2024-01-05T10:00,001,1.2345675,-0.0000005\n"
+        "SO2,1e1,epoch,001,1_000,1.\n",
+    )
+    typed, fast, text = _parse_both_ways(home, path)
+    assert typed
+    assert fast == text
+    run_kam("ingest", home=home, check=True)
+    assert query(
+        home,
+        "SELECT order_id, line_no, order_date::VARCHAR, quantity, unit_price, amount "
+        "FROM raw.orders ORDER BY row_number",
+    ) == [
+        ("SO1", 1, "2024-01-05", Decimal("12"), Decimal("5"), Decimal("60")),
+        ("SO1", 2, "2024-01-05", Decimal("1000"), Decimal("0.5"), Decimal("500")),
+        ("SO2", 16, "2024-01-05", Decimal("1.234568"), Decimal("-0.000001"), Decimal("-0.000001")),
+        ("SO2", 10, "1970-01-01", Decimal("1000"), Decimal("1"), Decimal("1000")),
+    ]
+
+
+def test_a_clean_file_with_rows_to_quarantine_keeps_their_exported_text(tmp_path):
+    # Every value converts, but a row lacks its customer and a date is out of range: those
+    # rows are quarantined with their values as exported, as for a file read as text.
+    home = make_home(tmp_path)
+    path = write(
+        home,
+        "a.csv",
+        HEADER + "SO1,2024-03-05,00123,1e3,5,\nSO2,2024-03-05,,1e3,5,\nSO3,1800-01-01,001,2,5,\n",
+    )
+    typed, fast, text = _parse_both_ways(home, path)
+    assert typed and fast == text
+    run_kam("ingest", home=home, check=True)
+    assert batches(home) == [("a.csv", "loaded", 3, 1, 2)]
+    assert query(
+        home, "SELECT row_number, reason, raw_values->>'数量' FROM raw.quarantine ORDER BY 1"
+    ) == [(2, "missing customer_id", "1e3"), (3, "bad date '1800-01-01'", "2")]

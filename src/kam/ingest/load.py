@@ -21,7 +21,7 @@ from kam.home import Home
 from kam.ingest import parse
 from kam.ingest.files import file_format, header_key, sha256_of
 from kam.ingest.readers import SourceTable, read_csv, read_parquet, read_xlsx
-from kam.schema import ID, SOURCES, Column, Source
+from kam.schema import DATE, DECIMAL, ID, INTEGER, SOURCES, SQL_TYPES, Column, Source
 from kam.warehouse import BATCH_COLUMNS, raw_columns
 
 Progress = Callable[[str], None]
@@ -51,7 +51,11 @@ class _Mapped:
 
 
 def _read(
-    con: duckdb.DuckDBPyConnection, home: Home, cfg: SourceConfig, path: Path
+    con: duckdb.DuckDBPyConnection,
+    home: Home,
+    cfg: SourceConfig,
+    path: Path,
+    typed: bool = True,
 ) -> tuple[str, SourceTable]:
     fmt = file_format(path, cfg.format)
     source = SOURCES[cfg.name]
@@ -70,12 +74,37 @@ def _read(
             delimiter=cfg.delimiter,
             header_row=cfg.header_row,
             work_dir=home.work_dir / "ingest",
+            types=_csv_types(cfg) if typed else None,
         )
     elif fmt == "xlsx":
         table = read_xlsx(con, path, needed=needed, header_row=cfg.header_row, sheet=cfg.sheet)
     else:
         table = read_parquet(con, path)
     return fmt, table
+
+
+# Kinds whose clean text DuckDB's CSV reader converts as a cast of the text would.
+_CSV_TYPED_KINDS = (DATE, DECIMAL, INTEGER)
+
+
+def _csv_types(cfg: SourceConfig) -> dict[str, str]:
+    """Header key -> type for the mapped date and number columns a CSV may be read typed with.
+
+    Not a header that another mapping reads as text, nor one a `sql:` mapping may mention.
+    """
+    source = SOURCES[cfg.name]
+    sql = " ".join(m.sql.casefold() for m in cfg.columns if m.sql is not None)
+    types: dict[str, set[str]] = {}
+    for m in cfg.columns:
+        if m.header is not None:
+            kind = source.column(m.column).kind
+            sql_type = SQL_TYPES[kind] if kind in _CSV_TYPED_KINDS else "VARCHAR"
+            types.setdefault(header_key(m.header), set()).add(sql_type)
+    return {
+        key: next(iter(kinds))
+        for key, kinds in types.items()
+        if len(kinds) == 1 and kinds != {"VARCHAR"} and key not in sql
+    }
 
 
 def _resolve_mapping(
@@ -172,14 +201,15 @@ def _mark_summary_rows(
     )
 
 
-def _as_text(name: str, column_type: str) -> str:
-    column = quote_identifier(name)
-    return column if column_type == "VARCHAR" else f"CAST({column} AS VARCHAR)"
-
-
 def _blank_condition(table: SourceTable) -> str:
-    """A row with no value at all (a blank line in the export): not a row."""
-    tests = [f"kam_blank({_as_text(n, t)})" for n, t in table.columns.items()]
+    """A row with no value at all (a blank line in the export): not a row.
+
+    A typed value (a number, a date) is never blank: only NULL.
+    """
+    tests = [
+        f"kam_blank({quote_identifier(n)})" if t == "VARCHAR" else f"{quote_identifier(n)} IS NULL"
+        for n, t in table.columns.items()
+    ]
     return " AND ".join(tests) or "true"
 
 
@@ -209,9 +239,10 @@ def _parse_sql(source: Source, mapped: list[_Mapped], table: SourceTable, parsed
         clean = parse.clean_text(column, source_text)
         direct = parse.direct_cast(column, raw, m.source_type)
         fast_value = parse.fast_value(column, raw) if m.source_type == "VARCHAR" else None
-        if direct is not None:  # a typed source column (Parquet): no text to parse
+        if direct is not None:  # a typed source column (Parquet, typed CSV): no text to parse
+            # The value is its own text: never blank, and written out only in a reason.
             fasts.append(f"{direct} AS {fast}")
-            texts.append(f"{clean} AS {text}")
+            texts.append(f"{raw} AS {text}")
             typed.append(f"{fast} AS {target}")
         elif fast_value is not None:  # the cheap value where it is one, else parsed
             casts.append(f"{fast_value} AS {cast}")
@@ -435,6 +466,31 @@ def known_contents(con: duckdb.DuckDBPyConnection) -> set[tuple[str, str]]:
     return {(source, sha256) for source, sha256 in rows}
 
 
+def _parse_file(
+    con: duckdb.DuckDBPyConnection,
+    home: Home,
+    cfg: SourceConfig,
+    path: Path,
+    parsed: str,
+    typed: bool = True,
+) -> tuple[str, SourceTable]:
+    """Read a file into `src` and parse it into table `parsed`, every check's reason marked."""
+    source = SOURCES[cfg.name]
+    fmt, table = _read(con, home, cfg, path, typed)
+    mapped = _resolve_mapping(con, cfg, table, path.name)
+    con.execute(_parse_sql(source, mapped, table, parsed))
+    _fill_window_defaults(con, source, mapped, parsed)
+    _mark_summary_rows(con, source, table, parsed)
+    _mark_duplicate_keys(con, source, parsed)
+    return fmt, table
+
+
+def _has_quarantined(con: duckdb.DuckDBPyConnection, parsed: str) -> bool:
+    return bool(
+        con.execute(f"SELECT count(*) FROM {parsed} WHERE reason IS NOT NULL").fetchone()[0]
+    )
+
+
 def prepare_file(
     con: duckdb.DuckDBPyConnection,
     home: Home,
@@ -471,12 +527,11 @@ def prepare_file(
     parsed, quarantine = f"{STAGE}.parsed_{slot}", f"{STAGE}.quarantine_{slot}"
     try:
         try:
-            fmt, table = _read(con, home, cfg, path)
-            mapped = _resolve_mapping(con, cfg, table, path.name)
-            con.execute(_parse_sql(source, mapped, table, parsed))
-            _fill_window_defaults(con, source, mapped, parsed)
-            _mark_summary_rows(con, source, table, parsed)
-            _mark_duplicate_keys(con, source, parsed)
+            fmt, table = _parse_file(con, home, cfg, path, parsed)
+            if table.typed and _has_quarantined(con, parsed):
+                # Quarantined rows keep their values as exported, and a typed read has turned
+                # its numbers and dates into values: such a file is read as text.
+                fmt, table = _parse_file(con, home, cfg, path, parsed, typed=False)
         except InputError as error:
             prepared.message = str(error)
         except duckdb.Error as error:

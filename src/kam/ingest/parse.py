@@ -187,7 +187,9 @@ def typed_value(column: Column, cleaned: str) -> str:
 
 
 def direct_cast(column: Column, expression: str, source_type: str) -> str | None:
-    """A direct cast when a typed source column (Parquet) already holds a number or a date.
+    """A direct cast when a typed source column (Parquet, typed CSV) holds a number or a date.
+
+    Dates outside the years the text parsers accept are unreadable here too.
 
     None when the value has to be parsed from its text.
     """
@@ -198,7 +200,8 @@ def direct_cast(column: Column, expression: str, source_type: str) -> str | None
             return f"CASE WHEN {whole} THEN CAST({expression} AS BIGINT) END"
         return f"try_cast({expression} AS {DECIMAL_TYPE})"
     if column.kind in (DATE, TIMESTAMP) and base_type in ("DATE", "TIMESTAMP", "TIMESTAMP_NS"):
-        return f"CAST({expression} AS {SQL_TYPES[column.kind]})"
+        value = f"CAST({expression} AS {SQL_TYPES[column.kind]})"
+        return f"CASE WHEN {fast_value_usable(column, value)} THEN {value} END"
     return None
 
 

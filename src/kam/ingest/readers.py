@@ -20,6 +20,7 @@ from kam.ingest.files import (
     TextFile,
     clean_header,
     find_header_rows,
+    header_key,
     prepare_csv,
 )
 
@@ -32,6 +33,8 @@ class SourceTable:
     encoding: str | None = None
     delimiter: str | None = None
     header_row: int | None = None  # 1-based line of the header
+    # CSV columns DuckDB's reader converted to numbers and dates itself (see read_csv).
+    typed: bool = False
 
 
 def unique_names(headers: list[str]) -> list[str]:
@@ -62,7 +65,15 @@ def read_csv(
     delimiter: str | None,
     header_row: int | None,
     work_dir: Path,
+    types: dict[str, str] | None = None,
 ) -> SourceTable:
+    """Read a CSV into `src`, every column as text.
+
+    `types` (header key -> DuckDB type) names columns that may be read typed instead: DuckDB's
+    reader converts clean numbers and dates far faster than a cast of their text. It is tried
+    first, and the file is read as text after all when any line fails to convert; the caller
+    reads it as text again when the typed file leaves anything to quarantine (SourceTable.typed).
+    """
     options = {
         "encoding": encoding,
         "needed": needed,
@@ -75,24 +86,55 @@ def read_csv(
     # rejected line is decoded here after all, so that one that is not UTF-8 throughout is
     # transcoded or rejected whole, exactly as when it is decoded first.
     text = prepare_csv(path, **options, check_all=False)
-    _read_csv_file(con, path, text)
+    try:
+        names = unique_names(list(text.header.headers))
+        column_types = {n: (types or {}).get(header_key(n), "VARCHAR") for n in names}
+        if set(column_types.values()) != {"VARCHAR"}:
+            _read_csv_file(con, path, text, column_types)
+            if not _rejected_lines(con):
+                return _source_table(con, text, typed=True)
+        _read_csv_file(con, path, text, dict.fromkeys(names, "VARCHAR"))
+    finally:
+        _remove_copy(path, text)
     if not text.checked and _rejected_lines(con):
         checked = prepare_csv(path, **options)
-        if checked.path != text.path:
-            _read_csv_file(con, path, checked)
+        try:
+            if checked.path != text.path:
+                names = unique_names(list(checked.header.headers))
+                _read_csv_file(con, path, checked, dict.fromkeys(names, "VARCHAR"))
+        finally:
+            _remove_copy(path, checked)
         text = checked
+    return _source_table(con, text)
+
+
+def _source_table(
+    con: duckdb.DuckDBPyConnection, text: TextFile, typed: bool = False
+) -> SourceTable:
     return SourceTable(
         columns=_columns_of(con, "src"),
         encoding=text.encoding,
         delimiter=text.header.delimiter,
         header_row=text.header.line_index + 1,
+        typed=typed,
     )
 
 
-def _read_csv_file(con: duckdb.DuckDBPyConnection, path: Path, text: TextFile) -> None:
+def _remove_copy(path: Path, text: TextFile) -> None:
+    """Remove the UTF-8 copy prepare_csv may have written (never the export itself)."""
+    if text.path != path:
+        text.path.unlink(missing_ok=True)
+
+
+def _read_csv_file(
+    con: duckdb.DuckDBPyConnection, path: Path, text: TextFile, column_types: dict[str, str]
+) -> None:
+    columns = (
+        "{"
+        + ", ".join(f"{quote_literal(n)}: {quote_literal(t)}" for n, t in column_types.items())
+        + "}"
+    )
     try:
-        names = unique_names(list(text.header.headers))
-        columns = "{" + ", ".join(f"{quote_literal(n)}: 'VARCHAR'" for n in names) + "}"
         con.execute("DROP TABLE IF EXISTS src_rejects; DROP TABLE IF EXISTS src_reject_scans")
         con.execute(
             f"""
@@ -108,9 +150,6 @@ def _read_csv_file(con: duckdb.DuckDBPyConnection, path: Path, text: TextFile) -
         )
     except duckdb.Error as error:
         raise InputError(f"{path.name}: cannot be read as CSV: {_first_line(error)}") from None
-    finally:
-        if text.path != path:
-            text.path.unlink(missing_ok=True)
 
 
 def _rejected_lines(con: duckdb.DuckDBPyConnection) -> bool:
