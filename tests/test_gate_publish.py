@@ -204,3 +204,29 @@ def test_a_killed_run_leaves_staging_that_the_next_run_removes(home):
     (published / ".parquet-x.tmp").symlink_to("versions/none")
     run_kam("run", "--as-of", AS_OF, home=home, check=True)
     assert not leftover.exists() and not (published / ".parquet-x.tmp").is_symlink()
+
+
+def test_the_prewarmed_suites_give_the_gate_the_same_results(published_home, tmp_path):
+    from kam.config import DuckDBSettings
+    from kam.db import connect
+    from kam.gate.expectations import run_suites
+    from kam.gate.worker import suite_worker
+
+    warehouse = published_home / "warehouse" / "kam.duckdb"
+    as_of = date.fromisoformat(AS_OF)
+    con = connect(warehouse, read_only=True)
+    try:
+        here = run_suites(con, as_of)
+    finally:
+        con.close()
+    with suite_worker(warehouse, DuckDBSettings()) as suites:
+        there = suites(as_of, tmp_path / "gx")
+    assert [(c.name, c.passed, c.failing_count, c.observed) for c in there] == [
+        (c.name, c.passed, c.failing_count, c.observed) for c in here
+    ]
+    assert len(here) >= 15 and all(c.passed for c in here)
+    assert (tmp_path / "gx").is_dir()  # the worker wrote the Data Docs where it was told
+    # The worker's own error reaches the gate as it was raised.
+    missing = tmp_path / "missing.duckdb"
+    with suite_worker(missing, DuckDBSettings()) as suites, pytest.raises(duckdb.Error):
+        suites(as_of, None)

@@ -9,10 +9,10 @@ from __future__ import annotations
 import tempfile
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from kam.config import Config, load_config
 from kam.errors import ConfigError, GateFailed, InputError, KamError
@@ -20,6 +20,9 @@ from kam.home import Home
 from kam.ingest import BatchResult, ingest
 from kam.rules import effective_rules, rules_hash
 from kam.runs import Run, new_run, open_run, write_report
+
+if TYPE_CHECKING:
+    from kam.gate import SuiteRunner
 
 Echo = Callable[[str], None]
 STEPS = ("ingest", "build", "gate", "publish")
@@ -123,15 +126,36 @@ def build_step(
         )
 
 
+@contextmanager
+def prewarmed_suites(config: Config) -> Iterator[SuiteRunner]:
+    """For a gate after a build in the same process: GX loads in a process of its own while
+    the build runs (kam.gate.worker)."""
+    from kam.gate.worker import suite_worker
+
+    with suite_worker(config.home.warehouse_path, config.duckdb) as worker:
+        yield worker
+
+
 def gate_step(
-    config: Config, run: Run, accept_churn: bool, echo: Echo, *, dbt_tested_upstream: bool = False
+    config: Config,
+    run: Run,
+    accept_churn: bool,
+    echo: Echo,
+    *,
+    dbt_tested_upstream: bool = False,
+    suites: SuiteRunner | None = None,
 ) -> None:
     """Every blocking check; GateFailed (exit 1) naming the failed ones."""
     from kam.gate import run_gate
 
     started = time.monotonic()
     checks = run_gate(
-        config, run, accept_churn=accept_churn, dbt_tested_upstream=dbt_tested_upstream, echo=echo
+        config,
+        run,
+        accept_churn=accept_churn,
+        dbt_tested_upstream=dbt_tested_upstream,
+        suites=suites,
+        echo=echo,
     )
     run.phases["gate"] = time.monotonic() - started
     failed = [c.name for c in checks if c.blocking and not c.passed]
@@ -178,13 +202,16 @@ def run_pipeline(
             raise InputError(f"--source {', '.join(unknown)}: not configured in {home.config_path}")
     if "publish" in steps and "gate" not in steps:
         raise ConfigError("publishing needs the gate in the same run")
-    with recorded_run(home, " ".join(steps), as_of, echo) as run:
+    with recorded_run(home, " ".join(steps), as_of, echo) as run, ExitStack() as stack:
         if "ingest" in steps:
             ingest_step(config, run, sources, echo)
+        suites = None
+        if "build" in steps and "gate" in steps:  # started after the ingest, which uses every core
+            suites = stack.enter_context(prewarmed_suites(config))
         if "build" in steps:
             build_step(config, run, echo, full_refresh=full_refresh)
         if "gate" in steps:
-            gate_step(config, run, accept_churn, echo)
+            gate_step(config, run, accept_churn, echo, suites=suites)
         if "publish" in steps:
             publish_step(config, run, postgres_dsn, echo)
     return run

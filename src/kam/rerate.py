@@ -19,7 +19,7 @@ from kam.config import Config, load_config
 from kam.db import connect
 from kam.errors import ConfigError, KamError
 from kam.home import Home
-from kam.pipeline import build_step, gate_step, publish_step, recorded_run
+from kam.pipeline import build_step, gate_step, prewarmed_suites, publish_step, recorded_run
 from kam.rules import effective_rules
 from kam.runs import Run
 from kam.warehouse import FROZEN_RATING_COLUMNS
@@ -215,9 +215,10 @@ def gate_candidate_step(
         "candidate_approved_by": approved_by,
         "candidate_approved_at": approved_at.isoformat(sep=" "),
     }
-    build_step(config, run, echo, select=FROZEN_SELECTION, extra_vars=candidate_vars)
-    run.facts["changes"] = _changes_summary(config, run.facts["rating_year"])
-    gate_step(config, run, accept_churn, echo)
+    with prewarmed_suites(config) as suites:
+        build_step(config, run, echo, select=FROZEN_SELECTION, extra_vars=candidate_vars)
+        run.facts["changes"] = _changes_summary(config, run.facts["rating_year"])
+        gate_step(config, run, accept_churn, echo, suites=suites)
 
 
 def approve_and_publish_step(config: Config, run: Run, echo: Echo) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from datetime import date
 from pathlib import Path
 
 from kam.config import Config
@@ -20,6 +21,8 @@ from kam.gate.history import (
 from kam.runs import SAMPLE_ROWS, CheckResult, Run
 
 Echo = Callable[[str], None]
+# Runs the suites elsewhere (kam.gate.worker): the run's as-of date and Data Docs directory.
+SuiteRunner = Callable[[date, Path | None], list[CheckResult]]
 
 
 def dbt_results_check(target_dir: Path) -> CheckResult:
@@ -54,12 +57,14 @@ def run_gate(
     *,
     accept_churn: bool = False,
     dbt_tested_upstream: bool = False,
+    suites: SuiteRunner | None = None,
     echo: Echo = print,
 ) -> list[CheckResult]:
     """Every blocking check of PRODUCT.md section 5 on the candidate build; results on the run.
 
     `dbt_tested_upstream`: the dbt tests ran as tasks of the orchestrator (Airflow + Cosmos),
     whose failure stops the DAG before the gate, so there is no build result file to read.
+    `suites`: where the GX suites run when not in this process (a prewarmed worker).
     """
     gate = config.gate
     home = config.home
@@ -76,7 +81,10 @@ def run_gate(
         checks = [dbt_results_check(home.work_dir / "dbt-target")]
     con = connect(home.warehouse_path, config.duckdb, read_only=True)
     try:
-        checks += run_suites(con, run.as_of, docs_dir=run.directory / "gx")
+        if suites is None:
+            checks += run_suites(con, run.as_of, docs_dir=run.directory / "gx")
+        else:
+            checks += suites(run.as_of, run.directory / "gx")
         previous = previous_manifest(home.published_dir)
         latest = data_through(con)
         counts = mart_row_counts(con)

@@ -36,7 +36,8 @@ def load_suites(directory: Path = EXPECTATIONS_DIR) -> list[dict[str, Any]]:
     return suites
 
 
-def _quiet_gx():
+def import_gx():
+    """GX and its progress-bar settings, imported quietly (no analytics, warnings or logs)."""
     os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
     warnings.filterwarnings("ignore", module="great_expectations")
     logging.getLogger("great_expectations").setLevel(logging.ERROR)
@@ -55,7 +56,7 @@ def run_suites(
     con: duckdb.DuckDBPyConnection, as_of: date, docs_dir: Path | None = None
 ) -> list[CheckResult]:
     """Validate every suite; one CheckResult per expectation."""
-    gx, progress_bars = _quiet_gx()
+    gx, progress_bars = import_gx()
     from great_expectations.expectations.expectation_configuration import (
         ExpectationConfiguration,
     )

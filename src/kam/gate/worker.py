@@ -1,0 +1,94 @@
+"""The Great Expectations suites in a process of their own, started before the build.
+
+Importing GX takes about 5 s of one core, all of it Python. A run that builds before its gate
+starts this process first: GX loads while dbt imports, parses and waits on DuckDB, and the
+gate only sends the request. The suites read the warehouse read-only, as the gate does.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import date
+from multiprocessing.connection import Connection
+from pathlib import Path
+
+from kam.config import DuckDBSettings
+from kam.runs import CheckResult
+
+# A worker that has not answered by then is stopped (the run itself has no such limit).
+_JOIN_SECONDS = 10
+
+
+class SuiteWorker:
+    """A process that imports GX at once and runs the suites once, when asked."""
+
+    def __init__(self, warehouse: Path, settings: DuckDBSettings) -> None:
+        context = multiprocessing.get_context("spawn")  # no fork of DuckDB's threads
+        self._connection, child = context.Pipe()
+        self._process = context.Process(
+            target=_serve, args=(child, warehouse, settings), name="kam-gx", daemon=True
+        )
+        self._process.start()
+        child.close()
+
+    def __call__(self, as_of: date, docs_dir: Path | None) -> list[CheckResult]:
+        """The suites' results on the warehouse as it is now; the worker's error re-raised."""
+        self._connection.send((as_of, docs_dir))
+        try:
+            passed, payload = self._connection.recv()
+        except EOFError:
+            raise RuntimeError("the Great Expectations worker process ended unexpectedly") from None
+        if not passed:
+            raise payload
+        return payload
+
+    def close(self) -> None:
+        self._connection.close()  # an idle worker ends when its pipe closes
+        self._process.join(_JOIN_SECONDS)
+        if self._process.is_alive():
+            self._process.terminate()
+            self._process.join()
+
+
+def _serve(connection: Connection, warehouse: Path, settings: DuckDBSettings) -> None:
+    imported: BaseException | None = None
+    try:
+        from kam.gate.expectations import import_gx
+
+        import_gx()
+    except BaseException as error:  # reported to the gate, which decides
+        imported = error
+    try:
+        as_of, docs_dir = connection.recv()
+    except EOFError:  # the run ended before its gate
+        return
+    try:
+        if imported is not None:
+            raise imported
+        from kam.db import connect
+        from kam.gate.expectations import run_suites
+
+        con = connect(warehouse, settings, read_only=True)
+        try:
+            results = run_suites(con, as_of, docs_dir=docs_dir)
+        finally:
+            con.close()
+        connection.send((True, results))
+    except BaseException as error:
+        try:
+            connection.send((False, error))
+        except Exception:  # an error that does not pickle
+            connection.send((False, RuntimeError(f"{type(error).__name__}: {error}")))
+    finally:
+        connection.close()
+
+
+@contextmanager
+def suite_worker(warehouse: Path, settings: DuckDBSettings) -> Iterator[SuiteWorker]:
+    worker = SuiteWorker(warehouse, settings)
+    try:
+        yield worker
+    finally:
+        worker.close()
