@@ -91,3 +91,20 @@ def test_ids_keep_leading_zeros_and_lose_padding(con):
 )
 def test_booleans(con, text, expected):
     assert _one(con, "SELECT kam_boolean(kam_clean(?))", text) is expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("12", 12),
+        ("2.0", 2),
+        ("1e1", 10),
+        ("１２", 12),
+        ("1.5", None),  # a fraction is not a line number (a cast to BIGINT would round it)
+        ("0.1", None),
+        ("1e-1", None),
+        ("abc", None),
+    ],
+)
+def test_integers(con, text, expected):
+    assert _one(con, "SELECT kam_integer(kam_clean(kam_fold(?)))", text) == expected

@@ -21,7 +21,7 @@ from kam.home import Home
 from kam.ingest import parse
 from kam.ingest.files import file_format, header_key, sha256_of
 from kam.ingest.readers import SourceTable, read_csv, read_parquet, read_xlsx
-from kam.schema import DATE, DECIMAL, ID, INTEGER, SOURCES, SQL_TYPES, Column, Source
+from kam.schema import DATE, DECIMAL, DECIMAL_TYPE, ID, INTEGER, SOURCES, SQL_TYPES, Column, Source
 from kam.warehouse import BATCH_COLUMNS, raw_columns
 
 Progress = Callable[[str], None]
@@ -98,7 +98,9 @@ def _csv_types(cfg: SourceConfig) -> dict[str, str]:
     for m in cfg.columns:
         if m.header is not None:
             kind = source.column(m.column).kind
+            # Integers are read as decimals: a fraction is then unreadable, not rounded.
             sql_type = SQL_TYPES[kind] if kind in _CSV_TYPED_KINDS else "VARCHAR"
+            sql_type = DECIMAL_TYPE if kind == INTEGER else sql_type
             types.setdefault(header_key(m.header), set()).add(sql_type)
     return {
         key: next(iter(kinds))

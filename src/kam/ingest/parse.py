@@ -93,9 +93,7 @@ CREATE OR REPLACE TEMP MACRO kam_decimal(s) AS
     CASE WHEN try_cast(s AS {DECIMAL_TYPE}) IS NOT NULL THEN try_cast(s AS {DECIMAL_TYPE})
          ELSE kam_decimal_text(s) END;
 CREATE OR REPLACE TEMP MACRO kam_integer(s) AS
-    CASE WHEN try_cast(s AS BIGINT) IS NOT NULL THEN try_cast(s AS BIGINT)
-         WHEN kam_decimal_text(s) = trunc(kam_decimal_text(s))
-         THEN CAST(kam_decimal_text(s) AS BIGINT) END;
+    CASE WHEN kam_decimal(s) = trunc(kam_decimal(s)) THEN try_cast(kam_decimal(s) AS BIGINT) END;
 CREATE OR REPLACE TEMP MACRO kam_timestamp_any(s) AS
     CASE WHEN regexp_full_match(s, '{EXCEL_SERIAL_PATTERN}')
          THEN CASE WHEN CAST(s AS DOUBLE) >= 1 THEN TIMESTAMP '1899-12-30'
@@ -223,7 +221,10 @@ def fast_value(column: Column, raw: str) -> str | None:
     as it is reads the same once trimmed and folded), so the choice is made row by row.
     """
     kind = column.kind
-    if kind in (DECIMAL, INTEGER, DATE, TIMESTAMP):
+    if kind == INTEGER:  # a cast to BIGINT rounds 1.5 to 2: only a whole number is one
+        whole = f"try_cast({raw} AS BIGINT) = try_cast({raw} AS {DECIMAL_TYPE})"
+        return f"CASE WHEN {whole} THEN try_cast({raw} AS BIGINT) END"
+    if kind in (DECIMAL, DATE, TIMESTAMP):
         return f"try_cast({raw} AS {SQL_TYPES[kind]})"
     if kind == ENUM:
         branches = " ".join(
