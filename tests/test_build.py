@@ -139,6 +139,17 @@ def test_an_unknown_rule_is_a_one_line_config_error(published_home, tmp_path):
     done = run_kam("build", home=home)
     assert done.returncode == 2
     assert done.stderr.startswith("kam: kam.yml: rules.abc_ratios: unknown rule")
+    # A value outside a rule's choices, and one kam does not build, are refused too.
+    for rule, value, message in (
+        ("abc_method", "pareto", "'pareto' is not one of composite, value_share"),
+        ("rate_at", "group", "'group' is not one of customer (rating customer groups"),
+    ):
+        config["rules"] = {rule: value}
+        (home / "kam.yml").write_text(yaml.safe_dump(config, allow_unicode=True), "utf-8")
+        done = run_kam("build", home=home)
+        assert done.returncode == 2
+        assert done.stderr.startswith(f"kam: kam.yml: rules.{rule}: {message}")
+        assert len(done.stderr.strip().splitlines()) == 1
 
 
 def test_orders_only_mode_leaves_receivable_and_cost_metrics_null(tmp_path):

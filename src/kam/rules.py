@@ -14,6 +14,10 @@ from kam.paths import DBT_PROJECT_DIR
 
 # Vars that describe a run rather than a rule: not settable in kam.yml, not in the hash.
 RUN_VARS = ("as_of_date", "aging_as_of_date")
+# Rules with a closed set of values.
+CHOICES = {"abc_method": ("composite", "value_share"), "rate_at": ("customer",)}
+# Values of PRODUCT.md that kam does not implement yet: refused rather than ignored.
+NOT_BUILT = {"rate_at": "rating customer groups by their top parent is not built yet"}
 
 
 @cache
@@ -38,6 +42,12 @@ def effective_rules(overrides: dict[str, Any]) -> dict[str, Any]:
         ):
             raise ConfigError(
                 f"kam.yml: rules.{key}: expected a {type(default).__name__} like {default!r}"
+            )
+        allowed = CHOICES.get(key)
+        if allowed is not None and value not in allowed:
+            raise ConfigError(
+                f"kam.yml: rules.{key}: {value!r} is not one of {', '.join(allowed)}"
+                + (f" ({NOT_BUILT[key]})" if key in NOT_BUILT else "")
             )
     return {**defaults, **overrides}
 
