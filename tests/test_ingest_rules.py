@@ -328,17 +328,23 @@ def _parse_both_ways(home: Path, path: Path) -> tuple[bool, list[tuple], list[tu
     return tables[0][0], tables[0][1], tables[1][1]
 
 
+LINE_HEADER = "订单编号,行号,下单日期,客户编码,数量,单价\n"
+
+
+def _home_with_line_numbers(tmp_path: Path) -> Path:
+    return make_home(
+        tmp_path, {"orders": {"path": "inbox/orders/*", "columns": {"line_no": "行号"}}}
+    )
+
+
 def test_numbers_and_dates_read_typed_equal_their_parsed_text(tmp_path):
     # Clean values in unusual spellings. DuckDB's CSV reader converts them itself (the fast
     # path for clean files); each must be what parsing its text gives.
-    home = make_home(
-        tmp_path, {"orders": {"path": "inbox/orders/*", "columns": {"line_no": "行号"}}}
-    )
+    home = _home_with_line_numbers(tmp_path)
     path = write(
         home,
         "a.csv",
-        "订单编号,行号,下单日期,客户编码,数量,单价\n"
-        'SO1,1," 2024-1-5 ",001," 12 ",+5\n'
+        LINE_HEADER + 'SO1,1," 2024-1-5 ",001," 12 ",+5\n'
         "SO1,+2,2024-01-05 00:00:00,001,1e3,.5\n"
         "SO2,16.0,2024-01-05T10:00,001,1.2345675,-0.0000005\n"
         "SO2,1e1,epoch,001,1_000,1.\n",
@@ -378,14 +384,12 @@ def test_a_clean_file_with_rows_to_quarantine_keeps_their_exported_text(tmp_path
 
 
 def test_a_fractional_line_number_is_quarantined_not_rounded(tmp_path):
-    home = make_home(
-        tmp_path, {"orders": {"path": "inbox/orders/*", "columns": {"line_no": "行号"}}}
-    )
+    home = _home_with_line_numbers(tmp_path)
     path = write(
         home,
         "a.csv",
-        "订单编号,行号,下单日期,客户编码,数量,单价\n"
-        "SO1,1,2024-03-05,001,1,5\nSO1,2.0,2024-03-05,001,1,5\nSO1,1.5,2024-03-05,001,1,5\n",
+        LINE_HEADER
+        + "SO1,1,2024-03-05,001,1,5\nSO1,2.0,2024-03-05,001,1,5\nSO1,1.5,2024-03-05,001,1,5\n",
     )
     # Read typed, 1.5 is unreadable as a whole number (its reason would show 1.500000): the
     # file is then read as text, and the reason shows the value as exported.
