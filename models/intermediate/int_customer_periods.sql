@@ -1,5 +1,8 @@
 -- Customer activity per month and per rating year: net revenue (section 3) and whether the
 -- customer was active (a completed line with quantity > 0 and amount > 0) in the period.
+-- A view: retention_cohorts alone reads it, and a table copied every customer-month again.
+{{ config(materialized="view") }}
+
 with months as (
     select * from {{ ref('int_customer_months') }}
 ),
