@@ -4,6 +4,7 @@ publication is swapped in whole."""
 from __future__ import annotations
 
 import json
+from contextlib import closing
 from datetime import date
 from pathlib import Path
 
@@ -207,26 +208,38 @@ def test_a_killed_run_leaves_staging_that_the_next_run_removes(home):
 
 
 def test_the_prewarmed_suites_give_the_gate_the_same_results(published_home, tmp_path):
+    from types import SimpleNamespace
+
     from kam.config import DuckDBSettings
     from kam.db import connect
+    from kam.gate import _suite_results
     from kam.gate.expectations import run_suites
-    from kam.gate.worker import suite_worker
+    from kam.gate.worker import SuiteWorker
+
+    def summary(checks):
+        return [(c.name, c.passed, c.failing_count, c.observed) for c in checks]
 
     warehouse = published_home / "warehouse" / "kam.duckdb"
     as_of = date.fromisoformat(AS_OF)
     con = connect(warehouse, read_only=True)
     try:
         here = run_suites(con, as_of)
+        with closing(SuiteWorker(warehouse, DuckDBSettings())) as worker:
+            there = worker(as_of, tmp_path / "gx")
+        assert summary(there) == summary(here)
+        assert len(here) >= 15 and all(c.passed for c in here)
+        assert (tmp_path / "gx").is_dir()  # the worker wrote the Data Docs where it was told
+        # A worker that died (killed, out of memory): the gate runs the suites itself.
+        with closing(SuiteWorker(warehouse, DuckDBSettings())) as worker:
+            worker._process.kill()
+            worker._process.join()
+            said = []
+            run = SimpleNamespace(as_of=as_of, directory=tmp_path / "run")
+            assert summary(_suite_results(con, run, worker, said.append)) == summary(here)
+            assert "worker process ended unexpectedly" in said[0]
     finally:
         con.close()
-    with suite_worker(warehouse, DuckDBSettings()) as suites:
-        there = suites(as_of, tmp_path / "gx")
-    assert [(c.name, c.passed, c.failing_count, c.observed) for c in there] == [
-        (c.name, c.passed, c.failing_count, c.observed) for c in here
-    ]
-    assert len(here) >= 15 and all(c.passed for c in here)
-    assert (tmp_path / "gx").is_dir()  # the worker wrote the Data Docs where it was told
     # The worker's own error reaches the gate as it was raised.
     missing = tmp_path / "missing.duckdb"
-    with suite_worker(missing, DuckDBSettings()) as suites, pytest.raises(duckdb.Error):
-        suites(as_of, None)
+    with closing(SuiteWorker(missing, DuckDBSettings())) as worker, pytest.raises(duckdb.Error):
+        worker(as_of, None)

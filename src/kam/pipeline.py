@@ -9,7 +9,7 @@ from __future__ import annotations
 import tempfile
 import time
 from collections.abc import Callable, Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack, closing, contextmanager
 from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -127,12 +127,18 @@ def build_step(
 
 
 @contextmanager
-def prewarmed_suites(config: Config) -> Iterator[SuiteRunner]:
+def prewarmed_suites(config: Config) -> Iterator[SuiteRunner | None]:
     """For a gate after a build in the same process: GX loads in a process of its own while
-    the build runs (kam.gate.worker)."""
-    from kam.gate.worker import suite_worker
+    the build runs (kam.gate.worker). None where no process can be started: the gate then runs
+    the suites itself."""
+    from kam.gate.worker import SuiteWorker
 
-    with suite_worker(config.home.warehouse_path, config.duckdb) as worker:
+    try:
+        worker = SuiteWorker(config.home.warehouse_path, config.duckdb)
+    except OSError:
+        yield None
+        return
+    with closing(worker):
         yield worker
 
 

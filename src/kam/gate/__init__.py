@@ -7,6 +7,8 @@ from collections.abc import Callable
 from datetime import date
 from pathlib import Path
 
+import duckdb
+
 from kam.config import Config
 from kam.db import connect
 from kam.gate.expectations import run_suites
@@ -51,6 +53,21 @@ def dbt_results_check(target_dir: Path) -> CheckResult:
     )
 
 
+def _suite_results(
+    con: duckdb.DuckDBPyConnection, run: Run, suites: SuiteRunner | None, echo: Echo
+) -> list[CheckResult]:
+    """The GX suites' results: from the prewarmed worker, else (or if it was lost) run here."""
+    from kam.gate.worker import WorkerLost
+
+    docs_dir = run.directory / "gx"
+    if suites is not None:
+        try:
+            return suites(run.as_of, docs_dir)
+        except WorkerLost as lost:
+            echo(f"gate: {lost}; running the suites in this process")
+    return run_suites(con, run.as_of, docs_dir=docs_dir)
+
+
 def run_gate(
     config: Config,
     run: Run,
@@ -81,10 +98,7 @@ def run_gate(
         checks = [dbt_results_check(home.work_dir / "dbt-target")]
     con = connect(home.warehouse_path, config.duckdb, read_only=True)
     try:
-        if suites is None:
-            checks += run_suites(con, run.as_of, docs_dir=run.directory / "gx")
-        else:
-            checks += suites(run.as_of, run.directory / "gx")
+        checks += _suite_results(con, run, suites, echo)
         previous = previous_manifest(home.published_dir)
         latest = data_through(con)
         counts = mart_row_counts(con)
