@@ -243,3 +243,16 @@ def test_the_prewarmed_suites_give_the_gate_the_same_results(published_home, tmp
     missing = tmp_path / "missing.duckdb"
     with closing(SuiteWorker(missing, DuckDBSettings())) as worker, pytest.raises(duckdb.Error):
         worker(as_of, None)
+
+
+def test_only_the_latest_runs_keep_their_data_docs(tmp_path):
+    from kam.runs import prune_data_docs
+
+    runs = tmp_path / "runs"
+    ids = [f"202611{day:02d}T000000Z-abcdef" for day in range(1, 31)] + ["20261201T000000Z-0a0b0c"]
+    for run_id in ids:
+        (runs / run_id / "gx").mkdir(parents=True)
+        (runs / run_id / "report.json").write_text("{}", encoding="utf-8")
+    prune_data_docs(runs, keep=3)
+    assert sorted(p.parent.name for p in runs.glob("*/gx")) == ids[-3:]
+    assert len(list(runs.glob("*/report.json"))) == 31  # every report stays

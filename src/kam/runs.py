@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import secrets
+import shutil
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -151,6 +152,18 @@ def latest_report(home: Home, *, as_json: bool = False) -> str:
     return (latest / ("report.json" if as_json else "report.md")).read_text(encoding="utf-8")
 
 
+# Runs whose Great Expectations Data Docs (runs/<id>/gx, ~5 MB each) are kept; every run keeps
+# its report. A daily schedule would otherwise add 1.5 GB of HTML a year.
+KEEP_DATA_DOCS = 30
+
+
+def prune_data_docs(runs_dir: Path, keep: int = KEEP_DATA_DOCS) -> None:
+    """Remove the Data Docs of all but the `keep` latest runs (run ids sort by time)."""
+    docs = sorted(path for path in runs_dir.glob("*/gx") if path.is_dir())
+    for path in docs[:-keep] if keep else docs:
+        shutil.rmtree(path, ignore_errors=True)
+
+
 def write_report(run: Run) -> Path:
     """report.json and report.md in the run's directory; runs/latest points at it."""
     run.directory.mkdir(parents=True, exist_ok=True)
@@ -165,4 +178,5 @@ def write_report(run: Run) -> Path:
     temporary.unlink(missing_ok=True)
     os.symlink(run.run_id, temporary)
     os.replace(temporary, latest)
+    prune_data_docs(run.directory.parent)
     return run.directory / "report.md"
