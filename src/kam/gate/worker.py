@@ -37,9 +37,11 @@ class SuiteWorker:
         )
         self._process.start()
         child.close()
+        self._asked = False
 
     def __call__(self, as_of: date, docs_dir: Path | None) -> list[CheckResult]:
         """The suites' results on the warehouse as it is now; the worker's error re-raised."""
+        self._asked = True
         try:
             self._connection.send((as_of, docs_dir))
             passed, payload = self._connection.recv()
@@ -50,7 +52,11 @@ class SuiteWorker:
         return payload
 
     def close(self) -> None:
+        """Stop the worker: at once when it was never asked (the run failed before its gate),
+        else once it has answered."""
         self._connection.close()  # an idle worker ends when its pipe closes
+        if not self._asked:
+            self._process.terminate()
         self._process.join(_JOIN_SECONDS)
         if self._process.is_alive():
             self._process.terminate()

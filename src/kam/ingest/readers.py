@@ -90,9 +90,12 @@ def read_csv(
         names = unique_names(list(text.header.headers))
         column_types = {n: (types or {}).get(header_key(n), "VARCHAR") for n in names}
         if set(column_types.values()) != {"VARCHAR"}:
-            _read_csv_file(con, path, text, column_types)
-            if not _rejected_lines(con):
-                return _source_table(con, text, typed=True)
+            try:
+                _read_csv_file(con, path, text, column_types)
+                if not _rejected_lines(con):
+                    return _source_table(con, text, typed=True)
+            except InputError:  # whatever the typed read fails on, the text read decides
+                pass
         _read_csv_file(con, path, text, dict.fromkeys(names, "VARCHAR"))
     finally:
         _remove_copy(path, text)
