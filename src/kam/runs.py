@@ -159,7 +159,9 @@ KEEP_DATA_DOCS = 30
 
 def prune_data_docs(runs_dir: Path, keep: int = KEEP_DATA_DOCS) -> None:
     """Remove the Data Docs of all but the `keep` latest runs (run ids sort by time)."""
-    docs = sorted(path for path in runs_dir.glob("*/gx") if path.is_dir())
+    docs = sorted(
+        path for path in runs_dir.glob("*/gx") if path.is_dir() and not path.parent.is_symlink()
+    )  # not runs/latest, a link to the newest run
     for path in docs[:-keep] if keep else docs:
         shutil.rmtree(path, ignore_errors=True)
 
