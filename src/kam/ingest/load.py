@@ -83,8 +83,10 @@ def _read(
     return fmt, table
 
 
-# Kinds whose clean text DuckDB's CSV reader converts as a cast of the text would.
-_CSV_TYPED_KINDS = (DATE, DECIMAL, INTEGER)
+# Kinds whose clean text DuckDB's CSV reader converts as a cast of the text would, and the
+# type it reads them as. Integers are read as decimals: a fraction is then unreadable, not
+# rounded (kam_integer's rule).
+_CSV_TYPES = {DATE: SQL_TYPES[DATE], DECIMAL: DECIMAL_TYPE, INTEGER: DECIMAL_TYPE}
 
 
 def _csv_types(cfg: SourceConfig) -> dict[str, str]:
@@ -97,10 +99,7 @@ def _csv_types(cfg: SourceConfig) -> dict[str, str]:
     types: dict[str, set[str]] = {}
     for m in cfg.columns:
         if m.header is not None:
-            kind = source.column(m.column).kind
-            # Integers are read as decimals: a fraction is then unreadable, not rounded.
-            sql_type = SQL_TYPES[kind] if kind in _CSV_TYPED_KINDS else "VARCHAR"
-            sql_type = DECIMAL_TYPE if kind == INTEGER else sql_type
+            sql_type = _CSV_TYPES.get(source.column(m.column).kind, "VARCHAR")
             types.setdefault(header_key(m.header), set()).add(sql_type)
     return {
         key: next(iter(kinds))
