@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
+import os
 import shutil
 import signal
 import subprocess
@@ -398,4 +400,51 @@ def test_a_fractional_line_number_is_quarantined_not_rounded(tmp_path):
     assert query(home, "SELECT line_no FROM raw.orders ORDER BY 1") == [(1,), (2,)]
     assert query(home, "SELECT row_number, reason FROM raw.quarantine") == [
         (3, "bad integer '1.5'")
+    ]
+
+
+def test_files_hashed_before_are_not_read_again_unless_rewritten(tmp_path, monkeypatch):
+    import kam.ingest.digests as digests_module
+    from kam.db import connect
+    from kam.ingest.digests import FileDigests
+    from kam.warehouse import create_raw_schema
+
+    first, second = tmp_path / "a.csv", tmp_path / "b.csv"
+    first.write_text("one\n")
+    second.write_text("two\n")
+    hashed = []
+    monkeypatch.setattr(
+        digests_module, "sha256_of", lambda path: hashed.append(path.name) or path.name * 2
+    )
+    con = connect(tmp_path / "w.duckdb")
+    create_raw_schema(con)
+    digests = FileDigests.load(con)
+    assert [digests.sha256(first), digests.sha256(second)] == ["a.csva.csv", "b.csvb.csv"]
+    digests.save(con)
+    again = FileDigests.load(con)
+    assert again.sha256(first) == "a.csva.csv"
+    assert hashed == ["a.csv", "b.csv"]
+    # Same size, modification time set back: the change time still tells.
+    times = second.stat()
+    second.write_text("TWO\n")
+    os.utime(second, ns=(times.st_atime_ns, times.st_mtime_ns))
+    assert again.sha256(second) == "b.csvb.csv"
+    assert hashed == ["a.csv", "b.csv", "b.csv"]
+    con.close()
+
+
+def test_a_file_rewritten_in_place_with_its_old_size_and_time_loads_again(tmp_path):
+    home = make_home(tmp_path)
+    path = write(home, "a.csv", HEADER + "SO1,2024-03-05,00123,1,5,\n")
+    run_kam("ingest", home=home, check=True)
+    assert query(home, "SELECT file_path, sha256 FROM meta.file_digests") == [
+        (str(path), hashlib.sha256(path.read_bytes()).hexdigest())
+    ]
+    times = path.stat()
+    write(home, "a.csv", HEADER + "SO1,2024-03-05,00123,2,5,\n")
+    os.utime(path, ns=(times.st_atime_ns, times.st_mtime_ns))
+    assert path.stat().st_size == times.st_size
+    run_kam("ingest", home=home, check=True)
+    assert query(home, "SELECT quantity FROM raw.orders WHERE superseded_by IS NULL") == [
+        (Decimal(2),)
     ]

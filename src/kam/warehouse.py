@@ -2,7 +2,8 @@
 
 raw.*: one table per source, the batch log, the quarantine and the override register.
 ratings.*: the frozen annual ratings written by `kam rerate`.
-meta.*: what the last build was made with (the fingerprint of the dbt code).
+meta.*: what the last build was made with (the fingerprint of the dbt code), and the digest of
+every export file the ingest has hashed.
 """
 
 from __future__ import annotations
@@ -88,6 +89,15 @@ MODELS_FINGERPRINT_COLUMNS = (
     ("recorded_at", "TIMESTAMP NOT NULL"),
 )
 
+# The sha256 of each file the ingest hashed, with its size and times then (kam.ingest.digests).
+FILE_DIGEST_COLUMNS = (
+    ("file_path", "VARCHAR NOT NULL"),
+    ("bytes", "BIGINT NOT NULL"),
+    ("modified_ns", "BIGINT NOT NULL"),
+    ("changed_ns", "BIGINT NOT NULL"),
+    ("sha256", "VARCHAR NOT NULL"),
+)
+
 
 def raw_columns(source: Source) -> list[tuple[str, str]]:
     """Columns of raw.<source>: batch bookkeeping around the canonical columns."""
@@ -128,6 +138,7 @@ def create_raw_schema(con: duckdb.DuckDBPyConnection) -> None:
     statements.append(_create_table("ratings.customer_ratings", FROZEN_RATING_COLUMNS))
     statements.append("CREATE SCHEMA IF NOT EXISTS meta;")
     statements.append(_create_table("meta.models_fingerprint", MODELS_FINGERPRINT_COLUMNS))
+    statements.append(_create_table("meta.file_digests", FILE_DIGEST_COLUMNS))
     con.execute("\n".join(statements))
 
 

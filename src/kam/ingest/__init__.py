@@ -12,6 +12,7 @@ import duckdb
 
 from kam.config import Config, SourceConfig
 from kam.db import connect
+from kam.ingest.digests import FileDigests
 from kam.ingest.load import (
     BatchResult,
     Prepared,
@@ -71,12 +72,14 @@ def ingest(
             if not matched:
                 result.unmatched.append(name)
             files += [(cfg, path) for path in matched]
+        digests = FileDigests.load(con)
         # Closed before the connection is, whatever happens: it stops the preparing threads.
-        with closing(_load_in_order(con, config, files)) as batches:
+        with closing(_load_in_order(con, config, files, digests)) as batches:
             for batch in batches:
                 result.batches.append(batch)
                 if progress:
                     progress(batch)
+        digests.save(con)
         con.execute("CHECKPOINT")
         con.execute("RESET max_vacuum_tasks")
     finally:
@@ -92,7 +95,10 @@ AHEAD = 2
 
 
 def _load_in_order(
-    con: duckdb.DuckDBPyConnection, config: Config, files: list[tuple[SourceConfig, Path]]
+    con: duckdb.DuckDBPyConnection,
+    config: Config,
+    files: list[tuple[SourceConfig, Path]],
+    digests: FileDigests,
 ) -> Iterator[BatchResult]:
     """Batches of `files` in their order: file i is stored while the next ones are prepared."""
     if not files:
@@ -113,7 +119,9 @@ def _load_in_order(
             cfg, path = files[index]
             worker = workers[index % AHEAD]  # files in flight have consecutive indexes
             slot = index % (AHEAD + 1)
-            pending[index] = pool.submit(prepare_file, worker, config.home, cfg, path, slot, seen)
+            pending[index] = pool.submit(
+                prepare_file, worker, config.home, cfg, path, slot, seen, digests
+            )
 
     try:
         for index in range(AHEAD):

@@ -19,7 +19,8 @@ from kam.db import quote_identifier, quote_literal
 from kam.errors import InputError
 from kam.home import Home
 from kam.ingest import parse
-from kam.ingest.files import file_format, header_key, sha256_of
+from kam.ingest.digests import FileDigests
+from kam.ingest.files import file_format, header_key
 from kam.ingest.readers import SourceTable, read_csv, read_parquet, read_xlsx
 from kam.schema import DATE, DECIMAL, DECIMAL_TYPE, ID, INTEGER, SOURCES, SQL_TYPES, Column, Source
 from kam.warehouse import BATCH_COLUMNS, raw_columns
@@ -499,15 +500,17 @@ def prepare_file(
     path: Path,
     slot: int,
     seen: set[tuple[str, str]] | None = None,
+    digests: FileDigests | None = None,
 ) -> Prepared:
     """Read, parse and check one file into stage tables; nothing is written to the warehouse.
 
     A content in `seen` (loaded before, or met earlier in this run) is not read: the store
-    step decides whether it is a repeat. `seen` gets this file's content.
+    step decides whether it is a repeat. `seen` gets this file's content. `digests` knows the
+    content of files hashed before and unchanged since.
     """
     started = time.monotonic()
     source = SOURCES[cfg.name]
-    sha256 = sha256_of(path)
+    sha256 = (digests or FileDigests()).sha256(path)
     base = {
         "source": cfg.name,
         "file_name": path.name,
