@@ -228,7 +228,8 @@ def test_the_prewarmed_suites_give_the_gate_the_same_results(published_home, tmp
             there = worker(as_of, tmp_path / "gx")
         assert summary(there) == summary(here)
         assert len(here) >= 15 and all(c.passed for c in here)
-        assert (tmp_path / "gx").is_dir()  # the worker wrote the Data Docs where it was told
+        # The worker built the Data Docs where it was told, after its answer.
+        assert list((tmp_path / "gx").rglob("index.html"))
         # A worker that died (killed, out of memory): the gate runs the suites itself.
         with closing(SuiteWorker(warehouse, DuckDBSettings())) as worker:
             worker._process.kill()
@@ -258,3 +259,24 @@ def test_only_the_latest_runs_keep_their_data_docs(tmp_path):
     kept = sorted(p.parent.name for p in runs.glob("*/gx") if not p.parent.is_symlink())
     assert kept == ids[-3:]
     assert len(list(runs.glob("2026*/report.json"))) == 31  # every report stays
+
+
+def test_the_suites_read_only_the_columns_they_check(published_home):
+    from kam.gate.datasets import load_dataset
+    from kam.gate.expectations import checked_columns, load_suites
+
+    suites = load_suites()
+    assert checked_columns(suites, "customer_abc") == {"abc_class", "score"}
+    assert checked_columns(suites, "customer_value") == {"customer_id"}
+    whole_table = {"type": "expect_table_columns_to_match_set", "kwargs": {"column_set": ["a"]}}
+    other = [{"dataset": "customer_value", "expectations": [whole_table]}]
+    assert checked_columns(other, "customer_value") is None  # may read any column: all are read
+    con = duckdb.connect(str(published_home / "warehouse" / "kam.duckdb"), read_only=True)
+    try:
+        frame = load_dataset(con, "customer_abc", date.fromisoformat(AS_OF), {"abc_class", "score"})
+        everything = load_dataset(con, "customer_abc", date.fromisoformat(AS_OF))
+    finally:
+        con.close()
+    assert set(frame.columns) == {"customer_id", "rating_year", "abc_class", "score"}
+    assert len(everything.columns) > 4
+    assert frame.equals(everything[list(frame.columns)])

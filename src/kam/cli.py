@@ -18,6 +18,7 @@ import click
 
 from kam.errors import EXIT_BAD_INPUT, KamError
 from kam.home import Home
+from kam.workers import exit_now
 
 
 def _home_option(command: Callable) -> Callable:
@@ -350,23 +351,37 @@ def demo(home_path: str | None, scale: float) -> None:
     run_demo(Path(home_path) if home_path else None, scale=scale, echo=click.echo)
 
 
-def main() -> None:
+def _run_cli() -> int:
+    """The command's exit code; errors are echoed as one line."""
     started = time.monotonic()
     try:
-        cli.main(standalone_mode=False)
+        outcome = cli.main(standalone_mode=False)
+    except SystemExit as stop:  # a command's own exit (KamError in a command)
+        return stop.code if isinstance(stop.code, int) else EXIT_BAD_INPUT
     except click.exceptions.Abort:
         click.echo("kam: aborted", err=True)
-        sys.exit(EXIT_BAD_INPUT)
+        return EXIT_BAD_INPUT
     except click.ClickException as error:
         click.echo(f"kam: {error.format_message()}", err=True)
-        sys.exit(EXIT_BAD_INPUT)
+        return EXIT_BAD_INPUT
     except KamError as error:
         click.echo(f"kam: {error}", err=True)
-        sys.exit(error.exit_code)
+        return error.exit_code
     except Exception as error:  # an internal error still ends with one line
         click.echo(
             f"kam: internal error after {time.monotonic() - started:.1f} s: "
             f"{type(error).__name__}: {error}",
             err=True,
         )
-        sys.exit(EXIT_BAD_INPUT)
+        return EXIT_BAD_INPUT
+    # click returns the code of an early exit (--help, --version) in this mode.
+    return outcome if isinstance(outcome, int) and not isinstance(outcome, bool) else 0
+
+
+def main() -> None:
+    """`kam`: run the command, then end the process at once (kam.workers.exit_now).
+
+    Everything kam opens (DuckDB databases, worker processes, threads) is closed by the command
+    itself; Python's own teardown of what is left in memory is skipped.
+    """
+    exit_now(_run_cli())

@@ -10,7 +10,9 @@ from __future__ import annotations
 import json
 import logging
 import os
+import threading
 import warnings
+from collections.abc import Callable
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -43,8 +45,37 @@ def import_gx():
     logging.getLogger("great_expectations").setLevel(logging.ERROR)
     import great_expectations as gx
     from great_expectations.data_context.types.base import ProgressBarsConfig
+    from tqdm import tqdm
+
+    # GX makes (disabled) progress bars, and tqdm's default lock is a multiprocessing one: a
+    # semaphore that a process ending at once (kam.workers.exit_now) would leave behind.
+    tqdm.set_lock(threading.RLock())
 
     return gx, ProgressBarsConfig
+
+
+# Expectation arguments that name the columns an expectation reads.
+_COLUMN_ARGUMENTS = ("column", "column_A", "column_B")
+_COLUMN_LIST_ARGUMENTS = ("column_list",)
+# Expectations on the whole table that read no column's values.
+_TABLE_EXPECTATIONS = {"expect_table_row_count_to_be_between", "expect_table_row_count_to_equal"}
+
+
+def checked_columns(suites: list[dict[str, Any]], dataset: str) -> set[str] | None:
+    """The columns the suites of `dataset` check; None when one of them may read any column
+    (an expectation kam does not know the arguments of)."""
+    columns: set[str] = set()
+    for suite in suites:
+        if suite["dataset"] != dataset:
+            continue
+        for expectation in suite["expectations"]:
+            kwargs = expectation.get("kwargs", {})
+            named = [kwargs[a] for a in _COLUMN_ARGUMENTS if a in kwargs]
+            named += [c for a in _COLUMN_LIST_ARGUMENTS for c in kwargs.get(a, [])]
+            if not named and expectation["type"] not in _TABLE_EXPECTATIONS:
+                return None
+            columns.update(named)
+    return columns
 
 
 def _sample(frame, indexes: list[Any]) -> list[dict[str, Any]]:
@@ -55,7 +86,18 @@ def _sample(frame, indexes: list[Any]) -> list[dict[str, Any]]:
 def run_suites(
     con: duckdb.DuckDBPyConnection, as_of: date, docs_dir: Path | None = None
 ) -> list[CheckResult]:
-    """Validate every suite; one CheckResult per expectation."""
+    """Validate every suite; one CheckResult per expectation; Data Docs into `docs_dir`."""
+    results, build_docs = validate_suites(con, as_of, docs_dir)
+    build_docs()
+    return results
+
+
+def validate_suites(
+    con: duckdb.DuckDBPyConnection, as_of: date, docs_dir: Path | None = None
+) -> tuple[list[CheckResult], Callable[[], None]]:
+    """Validate every suite; one CheckResult per expectation, and the function that builds
+    the Data Docs of the validation into `docs_dir` (the gate's answer does not wait for
+    them)."""
     gx, progress_bars = import_gx()
     from great_expectations.expectations.expectation_configuration import (
         ExpectationConfiguration,
@@ -71,10 +113,12 @@ def run_suites(
     results: list[CheckResult] = []
     validations = []
     frames = {}
-    for suite_spec in load_suites():
+    suite_specs = load_suites()
+    for suite_spec in suite_specs:
         dataset = suite_spec["dataset"]
         if dataset not in frames:
-            frames[dataset] = load_dataset(con, dataset, as_of)
+            columns = checked_columns(suite_specs, dataset)
+            frames[dataset] = load_dataset(con, dataset, as_of, columns)
         expectations = [
             ExpectationConfiguration(
                 type=e["type"], kwargs=e["kwargs"], meta=e.get("meta", {})
@@ -120,7 +164,10 @@ def run_suites(
                     samples=[] if result.success else _sample(frame, indexes),
                 )
             )
-    if docs_dir is not None:
-        # Once for all suites (a per-checkpoint docs action rebuilds the whole site each time).
-        context.build_data_docs()
-    return results
+
+    def build_docs() -> None:
+        if docs_dir is not None:
+            # Once for all suites (a per-checkpoint docs action rebuilds the whole site each time).
+            context.build_data_docs()
+
+    return results, build_docs

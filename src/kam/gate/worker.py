@@ -9,58 +9,31 @@ only the time: the gate then runs the suites itself.
 
 from __future__ import annotations
 
-import multiprocessing
+import sys
 from datetime import date
 from multiprocessing.connection import Connection
 from pathlib import Path
 
 from kam.config import DuckDBSettings
 from kam.runs import CheckResult
+from kam.workers import Worker, WorkerLost, send_error
 
-# A worker that has not answered by then is stopped (the run itself has no such limit).
-_JOIN_SECONDS = 10
-
-
-class WorkerLost(RuntimeError):
-    """The worker process ended without an answer (killed, out of memory): the suites can
-    still run in the gate's own process."""
+__all__ = ["SuiteWorker", "WorkerLost"]
 
 
-class SuiteWorker:
+class SuiteWorker(Worker):
     """A process that imports GX at once and runs the suites once, when asked."""
 
     def __init__(self, warehouse: Path, settings: DuckDBSettings) -> None:
-        context = multiprocessing.get_context("spawn")  # no fork of DuckDB's threads
-        self._connection, child = context.Pipe()
-        self._process = context.Process(
-            target=_serve, args=(child, warehouse, settings), name="kam-gx", daemon=True
-        )
-        self._process.start()
-        child.close()
-        self._asked = False
+        super().__init__(_serve, (warehouse, settings), name="kam-gx")
 
     def __call__(self, as_of: date, docs_dir: Path | None) -> list[CheckResult]:
         """The suites' results on the warehouse as it is now; the worker's error re-raised."""
-        self._asked = True
-        try:
-            self._connection.send((as_of, docs_dir))
-            passed, payload = self._connection.recv()
-        except (EOFError, OSError):
-            raise WorkerLost("the Great Expectations worker process ended unexpectedly") from None
-        if not passed:
+        self.ask((as_of, docs_dir))
+        kind, payload = self.receive()
+        if kind == "error":
             raise payload
         return payload
-
-    def close(self) -> None:
-        """Stop the worker: at once when it was never asked (the run failed before its gate),
-        else once it has answered."""
-        self._connection.close()  # an idle worker ends when its pipe closes
-        if not self._asked:
-            self._process.terminate()
-        self._process.join(_JOIN_SECONDS)
-        if self._process.is_alive():
-            self._process.terminate()
-            self._process.join()
 
 
 def _serve(connection: Connection, warehouse: Path, settings: DuckDBSettings) -> None:
@@ -79,18 +52,23 @@ def _serve(connection: Connection, warehouse: Path, settings: DuckDBSettings) ->
         if imported is not None:
             raise imported
         from kam.db import connect
-        from kam.gate.expectations import run_suites
+        from kam.gate.expectations import validate_suites
 
         con = connect(warehouse, settings, read_only=True)
         try:
-            results = run_suites(con, as_of, docs_dir=docs_dir)
+            results, build_docs = validate_suites(con, as_of, docs_dir=docs_dir)
         finally:
             con.close()
-        connection.send((True, results))
     except BaseException as error:
-        try:
-            connection.send((False, error))
-        except Exception:  # an error that does not pickle
-            connection.send((False, RuntimeError(f"{type(error).__name__}: {error}")))
-    finally:
+        send_error(connection, error)
         connection.close()
+        return
+    connection.send(("results", results))
+    connection.close()
+    # The gate goes on meanwhile; the run waits for the docs when it closes the worker.
+    try:
+        build_docs()
+    except Exception as error:  # the checks are answered; the run's report still links here
+        print(
+            f"kam: Great Expectations Data Docs not built in {docs_dir}: {error}", file=sys.stderr
+        )
