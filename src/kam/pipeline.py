@@ -22,7 +22,9 @@ from kam.rules import effective_rules, rules_hash
 from kam.runs import Run, new_run, open_run, write_report
 
 if TYPE_CHECKING:
+    from kam.dbt_worker import DbtWorker
     from kam.gate import SuiteRunner
+    from kam.publish import Staged
 
 Echo = Callable[[str], None]
 STEPS = ("ingest", "build", "gate", "publish")
@@ -97,6 +99,27 @@ def ingest_step(config: Config, run: Run, sources: list[str] | None, echo: Echo)
         raise InputError(f"{len(result.rejected)} file(s) rejected: {names}")
 
 
+def build_vars(run: Run, extra_vars: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The vars of a run's dbt build: its as-of date and id, and any of its own."""
+    return {"as_of_date": run.as_of.isoformat(), "run_id": run.run_id, **(extra_vars or {})}
+
+
+@contextmanager
+def prewarmed_dbt(config: Config, run: Run) -> Iterator[DbtWorker | None]:
+    """For a build after an ingest in the same run: dbt is imported and the project parsed in
+    a process of its own while the files load (kam.dbt_worker). None where no process can be
+    started: the build then runs in this process."""
+    from kam.dbt_worker import DbtWorker
+
+    try:
+        worker = DbtWorker(config, build_vars(run))
+    except OSError:
+        yield None
+        return
+    with closing(worker):
+        yield worker
+
+
 def build_step(
     config: Config,
     run: Run,
@@ -105,6 +128,7 @@ def build_step(
     select: str | None = None,
     extra_vars: dict[str, Any] | None = None,
     full_refresh: bool = False,
+    dbt: DbtWorker | None = None,
 ) -> None:
     """dbt build (or the part of it downstream of `select`); a failing node fails the run."""
     # The steps import what they need: `kam ingest` does not load dbt, GX or pandas.
@@ -112,9 +136,13 @@ def build_step(
     from kam.gate import dbt_results_check
 
     started = time.monotonic()
-    run_vars = {"as_of_date": run.as_of.isoformat(), "run_id": run.run_id, **(extra_vars or {})}
     build = run_build(
-        config, run_vars=run_vars, select=select, full_refresh=full_refresh, echo=echo
+        config,
+        run_vars=build_vars(run, extra_vars),
+        select=select,
+        full_refresh=full_refresh,
+        dbt=dbt,
+        echo=echo,
     )
     run.phases["build"] = run.phases.get("build", 0.0) + time.monotonic() - started
     run.build = build
@@ -172,12 +200,42 @@ def gate_step(
         )
 
 
-def publish_step(config: Config, run: Run, postgres_dsn: str | None, echo: Echo) -> None:
+def _run_rules_hash(config: Config, run: Run) -> str:
+    return run.facts.get("rules_hash") or rules_hash(effective_rules(config.rules))
+
+
+@contextmanager
+def staged_during_gate(config: Config, run: Run) -> Iterator[Staged]:
+    """The new version's files, written while the gate runs; discarded unless published.
+    The publish phase then only waits for what is left of the writing, and swaps."""
+    from kam.publish import Staged
+
+    staged = Staged(config, run, _run_rules_hash(config, run))
+    try:
+        yield staged
+    finally:
+        staged.discard()
+
+
+def publish_step(
+    config: Config,
+    run: Run,
+    postgres_dsn: str | None,
+    echo: Echo,
+    *,
+    staged: Staged | None = None,
+) -> None:
     from kam.publish import publish
 
     started = time.monotonic()
-    rules = run.facts.get("rules_hash") or rules_hash(effective_rules(config.rules))
-    manifest = publish(config, run, rules_hash=rules, postgres_dsn=postgres_dsn, echo=echo)
+    manifest = publish(
+        config,
+        run,
+        rules_hash=_run_rules_hash(config, run),
+        postgres_dsn=postgres_dsn,
+        staged=staged,
+        echo=echo,
+    )
     run.phases["publish"] = time.monotonic() - started
     published = config.home.published_dir
     run.facts["published"] = {
@@ -209,17 +267,23 @@ def run_pipeline(
     if "publish" in steps and "gate" not in steps:
         raise ConfigError("publishing needs the gate in the same run")
     with recorded_run(home, " ".join(steps), as_of, echo) as run, ExitStack() as stack:
+        dbt = None
+        if "ingest" in steps and "build" in steps:  # dbt's Python beside DuckDB's ingest
+            dbt = stack.enter_context(prewarmed_dbt(config, run))
         if "ingest" in steps:
             ingest_step(config, run, sources, echo)
         suites = None
         if "build" in steps and "gate" in steps:  # started after the ingest, which uses every core
             suites = stack.enter_context(prewarmed_suites(config))
         if "build" in steps:
-            build_step(config, run, echo, full_refresh=full_refresh)
+            build_step(config, run, echo, full_refresh=full_refresh, dbt=dbt)
+        staged = None
+        if "publish" in steps:  # the gate mostly waits on its worker process meanwhile
+            staged = stack.enter_context(staged_during_gate(config, run))
         if "gate" in steps:
             gate_step(config, run, accept_churn, echo, suites=suites)
         if "publish" in steps:
-            publish_step(config, run, postgres_dsn, echo)
+            publish_step(config, run, postgres_dsn, echo, staged=staged)
     return run
 
 

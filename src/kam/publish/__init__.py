@@ -13,7 +13,9 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import threading
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -30,6 +32,9 @@ from kam.version import code_version
 
 Echo = Callable[[str], None]
 KEEP_VERSIONS = 3
+# Marts copied at once into the serving file and Parquet (SF10: 1.95 s one by one, 1.29 s
+# two at a time on two cores).
+PARALLEL_MARTS = 2
 
 
 def clean_staging(published_dir: Path) -> None:
@@ -51,26 +56,50 @@ def _prune_versions(published_dir: Path, current: str) -> None:
 
 
 def _write_serving_file(config: Config, staging: Path, meta: dict[str, Any]) -> dict[str, int]:
-    """The serving DuckDB file and the Parquet copies, from the warehouse's marts."""
+    """The serving DuckDB file and the Parquet copies, from the warehouse's marts; `meta` gets
+    the rating year published (the latest in customer_ratings)."""
     serving = staging / "kam.duckdb"
     con = duckdb.connect(str(serving))
     try:
         con.execute(
             f"ATTACH {quote_literal(str(config.home.warehouse_path))} AS warehouse (READ_ONLY)"
         )
+        meta["rating_year"] = con.execute(
+            "SELECT max(rating_year) FROM warehouse.marts.customer_ratings"
+        ).fetchone()[0]
         con.execute("CREATE SCHEMA marts; CREATE SCHEMA meta")
-        counts = {}
         for name in MARTS:
-            con.execute(f"CREATE TABLE marts.{name} AS SELECT * FROM warehouse.marts.{name}")
-            counts[f"marts.{name}"] = con.execute(f"SELECT count(*) FROM marts.{name}").fetchone()[
-                0
-            ]
-            target = staging / "parquet" / f"{name}.parquet"
-            target.parent.mkdir(parents=True, exist_ok=True)
             con.execute(
-                f"COPY marts.{name} TO {quote_literal(str(target))} "
-                "(FORMAT parquet, COMPRESSION zstd)"
+                f"CREATE TABLE marts.{name} AS SELECT * FROM warehouse.marts.{name} WITH NO DATA"
             )
+        (staging / "parquet").mkdir()
+        sizes = dict(
+            con.execute(
+                "SELECT table_name, estimated_size FROM duckdb_tables() "
+                "WHERE database_name = 'warehouse' AND schema_name = 'marts'"
+            ).fetchall()
+        )
+
+        def copy(name: str) -> tuple[str, int]:
+            cursor = con.cursor()
+            try:
+                (rows,) = cursor.execute(
+                    f"INSERT INTO marts.{name} SELECT * FROM warehouse.marts.{name}"
+                ).fetchone()
+                target = staging / "parquet" / f"{name}.parquet"
+                cursor.execute(
+                    f"COPY marts.{name} TO {quote_literal(str(target))} "
+                    "(FORMAT parquet, COMPRESSION zstd)"
+                )
+            finally:
+                cursor.close()
+            return f"marts.{name}", rows
+
+        # A mart fills a few row groups at most, too few to keep every core busy on its own.
+        largest_first = sorted(MARTS, key=lambda name: -sizes.get(name, 0))
+        with ThreadPoolExecutor(max_workers=PARALLEL_MARTS) as pool:
+            copied = dict(pool.map(copy, largest_first))
+        counts = {f"marts.{name}": copied[f"marts.{name}"] for name in MARTS}
         con.execute(
             """
             CREATE TABLE meta.publication AS SELECT
@@ -93,14 +122,6 @@ def _write_serving_file(config: Config, staging: Path, meta: dict[str, Any]) -> 
     return counts
 
 
-def _rating_year(config: Config) -> int | None:
-    con = duckdb.connect(str(config.home.warehouse_path), read_only=True)
-    try:
-        return con.execute("SELECT max(rating_year) FROM marts.customer_ratings").fetchone()[0]
-    finally:
-        con.close()
-
-
 def _swap_in(published: Path, staging: Path, run_id: str) -> None:
     """Parquet directory by symlink swap, then the DuckDB file by rename: each one atomic."""
     version_dir = published / "versions" / run_id
@@ -115,34 +136,73 @@ def _swap_in(published: Path, staging: Path, run_id: str) -> None:
     os.replace(staging / "kam.duckdb", published / "kam.duckdb")
 
 
+class Staged:
+    """A run's serving file and Parquet copies, written into published/.staging-<run_id> by a
+    thread of its own: a run stages them while its gate runs (the gate mostly waits on the
+    Great Expectations worker), and `publish` swaps them in only once the gate has passed.
+    Nothing served changes until then; `discard` removes what was staged."""
+
+    def __init__(self, config: Config, run: Run, rules_hash: str) -> None:
+        published = config.home.published_dir
+        published.mkdir(parents=True, exist_ok=True)
+        clean_staging(published)
+        self.directory = published / f".staging-{run.run_id}"
+        self.directory.mkdir()
+        self.meta: dict[str, Any] = {
+            "run_id": run.run_id,
+            "published_at": datetime.now(UTC).replace(tzinfo=None).isoformat(timespec="seconds"),
+            "as_of": run.as_of.isoformat(),
+            "rating_year": None,
+            "code_version": code_version(),
+            "rules_hash": rules_hash,
+        }
+        self._counts: dict[str, int] = {}
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._write, args=(config,), name="kam-publish")
+        self._thread.start()
+
+    def _write(self, config: Config) -> None:
+        try:
+            self._counts = _write_serving_file(config, self.directory, self.meta)
+        except BaseException as error:  # raised again by `counts`, in the run's own thread
+            self._error = error
+
+    def counts(self) -> dict[str, int]:
+        """The row count of every mart written (waiting for the writing to end)."""
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+        return self._counts
+
+    def discard(self) -> None:
+        self._thread.join()
+        shutil.rmtree(self.directory, ignore_errors=True)
+
+
 def publish(
     config: Config,
     run: Run,
     *,
     rules_hash: str,
     postgres_dsn: str | None = None,
+    staged: Staged | None = None,
     echo: Echo = print,
 ) -> dict[str, Any]:
-    """Write and swap in a new published version; return its manifest.
+    """Write (or take the `staged` files) and swap in a new published version; return its
+    manifest.
 
     Everything is written first (staging file, Parquet, the Postgres schema); only then are
     the served names swapped, so a failure before the swap leaves every target as it was.
     """
     target = target_from_config(config.publish, postgres_dsn)
     published = config.home.published_dir
-    published.mkdir(parents=True, exist_ok=True)
-    clean_staging(published)
-    staging = published / f".staging-{run.run_id}"
-    staging.mkdir()
-    meta = {
-        "run_id": run.run_id,
-        "published_at": datetime.now(UTC).replace(tzinfo=None).isoformat(timespec="seconds"),
-        "as_of": run.as_of.isoformat(),
-        "rating_year": _rating_year(config),
-        "code_version": code_version(),
-        "rules_hash": rules_hash,
-    }
-    counts = _write_serving_file(config, staging, meta)
+    staged = staged or Staged(config, run, rules_hash)
+    try:
+        counts = staged.counts()
+    except BaseException:
+        staged.discard()
+        raise
+    staging, meta = staged.directory, staged.meta
     files = {"kam.duckdb": staging / "kam.duckdb"}
     files.update({f"parquet/{p.name}": p for p in sorted((staging / "parquet").glob("*.parquet"))})
     manifest = {
