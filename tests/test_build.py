@@ -183,37 +183,3 @@ def test_orders_only_mode_leaves_receivable_and_cost_metrics_null(tmp_path):
         """,
     )
     assert mismatches == [(0,)]
-
-
-def test_the_dbt_worker_builds_what_dbt_in_this_process_builds(published_home, tmp_path):
-    """`kam run` imports dbt and parses the project in a worker process while it ingests
-    (kam.dbt_worker): its build echoes every node here and leaves the marts as they were on the
-    same data; a worker lost on the way leaves the build to this process."""
-    from contextlib import closing
-
-    from kam.build import run_build
-    from kam.config import load_config
-    from kam.dbt_worker import DbtWorker
-    from kam.home import Home
-
-    home = copy_home(published_home, tmp_path / "home")
-    config = load_config(Home.resolve(home))
-    marts = "SELECT * FROM marts.customer_abc ORDER BY ALL"
-    before = query(home, marts)
-    run_vars = {"as_of_date": AS_OF, "run_id": "worker-test"}
-    said: list[str] = []
-    with closing(DbtWorker(config, run_vars)) as worker:
-        built = run_build(config, run_vars=run_vars, dbt=worker, echo=said.append)
-    assert worker._process.exitcode == 0 and not any("unexpectedly" in line for line in said)
-    assert not built.failures and built.models == 33
-    assert any("marts.customer_abc" in line for line in said)  # node lines came over the pipe
-    assert query(home, marts) == before
-    said.clear()
-    with closing(DbtWorker(config, run_vars)) as worker:
-        worker._process.kill()
-        worker._process.join()
-        built = run_build(config, run_vars=run_vars, dbt=worker, echo=said.append)
-    assert said[0] == (
-        "build: the kam-dbt worker process ended unexpectedly; building in this process"
-    )
-    assert not built.failures and query(home, marts) == before

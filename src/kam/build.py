@@ -9,7 +9,7 @@ import time
 from collections.abc import Callable
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from kam.config import Config
 from kam.db import connect
@@ -19,10 +19,6 @@ from kam.overrides import load_overrides
 from kam.paths import DBT_PROJECT_DIR, PROJECT_ROOT
 from kam.rules import effective_rules, rules_hash
 from kam.warehouse import create_raw_schema, read_models_fingerprint, write_models_fingerprint
-from kam.workers import WorkerLost
-
-if TYPE_CHECKING:
-    from kam.dbt_worker import DbtWorker
 
 Echo = Callable[[str], None]
 
@@ -154,17 +150,34 @@ def release_dbt_connection() -> None:
     DuckDBConnectionManager.close_all_connections()
 
 
-def split_vars(run_vars: dict[str, Any] | None) -> tuple[dict[str, Any], dict[str, Any]]:
-    """A run's vars as (its settings, passed in the environment; the other dbt vars)."""
-    items = (run_vars or {}).items()
-    settings = {name: value for name, value in items if name in RUN_ENVIRONMENT}
-    return settings, {name: value for name, value in items if name not in RUN_ENVIRONMENT}
+def run_dbt(
+    config: Config,
+    command: list[str],
+    *,
+    run_vars: dict[str, Any] | None = None,
+    echo: Echo = print,
+) -> BuildResult:
+    """Invoke dbt in-process; every node's result is echoed, failures collected."""
+    from dbt.cli.main import dbtRunner
 
+    started = time.monotonic()
+    result = BuildResult(seconds=0.0)
+    run_settings = {
+        name: value for name, value in (run_vars or {}).items() if name in RUN_ENVIRONMENT
+    }
+    other_vars = {
+        name: value for name, value in (run_vars or {}).items() if name not in RUN_ENVIRONMENT
+    }
+    variables = dbt_vars(config, other_vars)
+    result.rules_hash = variables["rules_hash"]
 
-def dbt_arguments(config: Config, command: list[str], variables: dict[str, Any]) -> list[str]:
-    """dbt's command line for this home: project, profile, target and log paths, vars."""
+    def on_event(event: Any) -> None:
+        name = event.info.name
+        if name in ("LogModelResult", "LogTestResult", "LogSnapshotResult", "LogSeedResult"):
+            echo(f"  {event.info.msg.strip()}")
+
     home = config.home
-    return [
+    arguments = [
         *command,
         "--project-dir",
         str(DBT_PROJECT_DIR),
@@ -179,47 +192,9 @@ def dbt_arguments(config: Config, command: list[str], variables: dict[str, Any])
         "--quiet",
         "--no-use-colors",
     ]
-
-
-def parse_project(config: Config, run_vars: dict[str, Any] | None = None) -> Any:
-    """dbt's manifest of the project with a run's vars; None where dbt cannot parse it (the
-    build then parses again, and says what is wrong). Reads the project's files and writes
-    dbt's target folder only: the warehouse is not opened."""
-    from dbt.cli.main import dbtRunner
-
-    settings, others = split_vars(run_vars)
-    with dbt_environment(config, settings):
-        outcome = dbtRunner().invoke(dbt_arguments(config, ["parse"], dbt_vars(config, others)))
-    return outcome.result if outcome.success else None
-
-
-def run_dbt(
-    config: Config,
-    command: list[str],
-    *,
-    run_vars: dict[str, Any] | None = None,
-    manifest: Any = None,
-    echo: Echo = print,
-) -> BuildResult:
-    """Invoke dbt in-process; every node's result is echoed, failures collected.
-    `manifest`: the project as parsed already, with the same vars (kam.dbt_worker)."""
-    from dbt.cli.main import dbtRunner
-
-    started = time.monotonic()
-    result = BuildResult(seconds=0.0)
-    run_settings, other_vars = split_vars(run_vars)
-    variables = dbt_vars(config, other_vars)
-    result.rules_hash = variables["rules_hash"]
-
-    def on_event(event: Any) -> None:
-        name = event.info.name
-        if name in ("LogModelResult", "LogTestResult", "LogSnapshotResult", "LogSeedResult"):
-            echo(f"  {event.info.msg.strip()}")
-
     with dbt_environment(config, run_settings):
         try:
-            runner = dbtRunner(manifest=manifest, callbacks=[on_event])
-            outcome = runner.invoke(dbt_arguments(config, command, variables))
+            outcome = dbtRunner(callbacks=[on_event]).invoke(arguments)
         finally:
             release_dbt_connection()
     result.seconds = time.monotonic() - started
@@ -246,11 +221,9 @@ def run_build(
     run_vars: dict[str, Any] | None = None,
     select: str | None = None,
     full_refresh: bool = False,
-    dbt: DbtWorker | None = None,
     echo: Echo = print,
 ) -> BuildResult:
-    """dbt build (models and tests, or those selected); failing nodes are listed in the result.
-    `dbt`: a worker process that has imported dbt and parsed the project with these vars."""
+    """dbt build (models and tests, or those selected); failing nodes are listed in the result."""
     if select:
         # Part of a build (kam rerate, after a whole build): the incremental models stay.
         prepare_warehouse(config, keep_models=True, echo=echo)
@@ -265,14 +238,7 @@ def run_build(
         # Unit tests check the dbt code with fixed inputs: they run whenever the code is new
         # to this warehouse (and in make test), not again on every run of unchanged code.
         command += ["--exclude-resource-type", "unit_test"]
-    result = None
-    if dbt is not None and dbt.run_vars == dict(run_vars or {}):
-        try:
-            result = dbt.build(command, echo)
-        except WorkerLost as lost:
-            echo(f"build: {lost}; building in this process")
-    if result is None:
-        result = run_dbt(config, command, run_vars=run_vars, echo=echo)
+    result = run_dbt(config, command, run_vars=run_vars, echo=echo)
     if not select and not result.failures:
         record_built_code(config)
     log = config.home.logs_dir / "dbt.log"

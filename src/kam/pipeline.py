@@ -22,7 +22,6 @@ from kam.rules import effective_rules, rules_hash
 from kam.runs import Run, new_run, open_run, write_report
 
 if TYPE_CHECKING:
-    from kam.dbt_worker import DbtWorker
     from kam.gate import SuiteRunner
     from kam.publish import Staged
 
@@ -104,22 +103,6 @@ def build_vars(run: Run, extra_vars: dict[str, Any] | None = None) -> dict[str, 
     return {"as_of_date": run.as_of.isoformat(), "run_id": run.run_id, **(extra_vars or {})}
 
 
-@contextmanager
-def prewarmed_dbt(config: Config, run: Run) -> Iterator[DbtWorker | None]:
-    """For a build after an ingest in the same run: dbt is imported and the project parsed in
-    a process of its own while the files load (kam.dbt_worker). None where no process can be
-    started: the build then runs in this process."""
-    from kam.dbt_worker import DbtWorker
-
-    try:
-        worker = DbtWorker(config, build_vars(run))
-    except OSError:
-        yield None
-        return
-    with closing(worker):
-        yield worker
-
-
 def build_step(
     config: Config,
     run: Run,
@@ -128,7 +111,6 @@ def build_step(
     select: str | None = None,
     extra_vars: dict[str, Any] | None = None,
     full_refresh: bool = False,
-    dbt: DbtWorker | None = None,
 ) -> None:
     """dbt build (or the part of it downstream of `select`); a failing node fails the run."""
     # The steps import what they need: `kam ingest` does not load dbt, GX or pandas.
@@ -141,7 +123,6 @@ def build_step(
         run_vars=build_vars(run, extra_vars),
         select=select,
         full_refresh=full_refresh,
-        dbt=dbt,
         echo=echo,
     )
     run.phases["build"] = run.phases.get("build", 0.0) + time.monotonic() - started
@@ -267,16 +248,13 @@ def run_pipeline(
     if "publish" in steps and "gate" not in steps:
         raise ConfigError("publishing needs the gate in the same run")
     with recorded_run(home, " ".join(steps), as_of, echo) as run, ExitStack() as stack:
-        dbt = None
-        if "ingest" in steps and "build" in steps:  # dbt's Python beside DuckDB's ingest
-            dbt = stack.enter_context(prewarmed_dbt(config, run))
         if "ingest" in steps:
             ingest_step(config, run, sources, echo)
         suites = None
         if "build" in steps and "gate" in steps:  # started after the ingest, which uses every core
             suites = stack.enter_context(prewarmed_suites(config))
         if "build" in steps:
-            build_step(config, run, echo, full_refresh=full_refresh, dbt=dbt)
+            build_step(config, run, echo, full_refresh=full_refresh)
         staged = None
         if "publish" in steps:  # the gate mostly waits on its worker process meanwhile
             staged = stack.enter_context(staged_during_gate(config, run))

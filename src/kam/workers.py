@@ -1,10 +1,10 @@
 """Worker processes a run starts early: each one imports (and prepares) what a later step
-needs on a core the run is not using, then serves that step's one request.
+needs while the run does other work, then serves that step's one request.
 
 A Python import is all Python and holds the interpreter's lock, so a thread would slow the
-run's own Python work down (the ingest ran 3.1 s → 5.9 s at SF1 beside a dbt parse in a
-thread); a process of its own does not. Workers are spawned, not forked: a fork would copy
-DuckDB's threads and locks mid-flight.
+run's own Python work down (an SF1 ingest ran 3.1 s -> 5.9 s beside a dbt parse in a thread);
+a process of its own does not. Workers are spawned, not forked: a fork would copy DuckDB's
+threads and locks mid-flight.
 """
 
 from __future__ import annotations
