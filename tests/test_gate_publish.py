@@ -271,6 +271,12 @@ def test_the_suites_read_only_the_columns_they_check(published_home):
     whole_table = {"type": "expect_table_columns_to_match_set", "kwargs": {"column_set": ["a"]}}
     other = [{"dataset": "customer_value", "expectations": [whole_table]}]
     assert checked_columns(other, "customer_value") is None  # may read any column: all are read
+    conditioned = {
+        "type": "expect_column_values_to_not_be_null",
+        "kwargs": {"column": "customer_id", "row_condition": 'segment=="VIP"'},
+    }
+    other = [{"dataset": "customer_value", "expectations": [conditioned]}]
+    assert checked_columns(other, "customer_value") is None
     con = duckdb.connect(str(published_home / "warehouse" / "kam.duckdb"), read_only=True)
     try:
         frame = load_dataset(con, "customer_abc", date.fromisoformat(AS_OF), {"abc_class", "score"})

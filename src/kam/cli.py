@@ -357,6 +357,8 @@ def _run_cli() -> int:
     try:
         outcome = cli.main(standalone_mode=False)
     except SystemExit as stop:  # a command's own exit (KamError in a command)
+        if stop.code is None:
+            return 0
         return stop.code if isinstance(stop.code, int) else EXIT_BAD_INPUT
     except click.exceptions.Abort:
         click.echo("kam: aborted", err=True)
