@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 import sys
+from datetime import date
 from pathlib import Path
 
 import duckdb
@@ -24,15 +25,17 @@ import daily
 INCREMENTAL_MODELS = ("int_order_lines_netted", "int_customer_months", "int_receivables_open_items")
 
 
-def _reexport(home: Path, source: str, day: str, rows_sql: str) -> None:
-    """Write <source>_<day>_corrections.csv: rows of the source's 2024 file, as rows_sql
+def _reexport(
+    home: Path, source: str, day: str, rows_sql: str, year: int = 2024, kind: str = "corrections"
+) -> None:
+    """Write <source>_<day>_<kind>.csv: rows of the source's file of `year`, as rows_sql
     (a query on the table `lines`) changes them."""
     con = duckdb.connect()
     con.execute(
         f"CREATE TEMP TABLE lines AS SELECT * FROM read_csv("
-        f"'{home / 'inbox' / source / f'{source}_2024.csv'}', header = true, all_varchar = true)"
+        f"'{home / 'inbox' / source / f'{source}_{year}.csv'}', header = true, all_varchar = true)"
     )
-    target = home / "inbox" / source / f"{source}_{day}_corrections.csv"
+    target = home / "inbox" / source / f"{source}_{day}_{kind}.csv"
     con.execute(f"COPY ({rows_sql}) TO '{target}' (HEADER, DELIMITER ',')")
     con.close()
 
@@ -218,3 +221,46 @@ def test_incremental_equals_full_refresh(daily_home):
     full = _tables(home)
     assert len(full["intermediate.int_customer_months"]) > 1000
     assert _differences(incremental, full) == []
+
+
+def _cutoffs(home: Path) -> list[date]:
+    con = duckdb.connect(str(home / "warehouse" / "kam.duckdb"), read_only=True)
+    try:
+        rows = con.execute(
+            "SELECT DISTINCT cutoff_date FROM intermediate.int_receivables_open_items ORDER BY 1"
+        ).fetchall()
+    finally:
+        con.close()
+    return [row[0] for row in rows]
+
+
+def test_the_first_documents_of_a_new_year_still_equal_a_full_refresh(daily_home):
+    """A document dated after the last year-end makes that year-end a cut-off of its own
+    (int_receivables_as_of_dates): the daily run computes the new cut-off for every customer,
+    and the other cut-offs for the customers the new documents touch, as a full refresh does."""
+    home, _ = daily_home
+    new_year = {
+        "orders": {"order_id": "SO-NEW-YEAR", "order_date": "2026-01-05"},
+        "invoices": {
+            "invoice_id": "INV-NEW-YEAR",
+            "order_id": "SO-NEW-YEAR",
+            "invoice_date": "2026-01-05",
+            "due_date": "2026-02-04",
+        },
+        "payments": {
+            "payment_id": "PAY-NEW-YEAR",
+            "invoice_id": "INV-NEW-YEAR",
+            "payment_date": "2026-01-05",
+        },
+    }
+    for source, values in new_year.items():
+        replaced = ", ".join(f"'{value}' AS {column}" for column, value in values.items())
+        rows_sql = f"SELECT * REPLACE ({replaced}) FROM lines LIMIT 1"
+        _reexport(home, source, "2026-01-05", rows_sql, year=2025, kind="new")
+    assert date(2025, 12, 31) not in _cutoffs(home)
+    done = run_kam("run", "--as-of", AS_OF, home=home, check=True)
+    assert "full refresh" not in done.stdout
+    assert date(2025, 12, 31) in _cutoffs(home)  # the year-end is a cut-off of its own now
+    incremental = _tables(home)
+    run_kam("build", "--full-refresh", "--as-of", AS_OF, home=home, check=True)
+    assert _differences(incremental, _tables(home)) == []

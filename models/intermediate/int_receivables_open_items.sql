@@ -62,23 +62,39 @@ with cutoffs as (
         inner join changed_documents on changed_documents.document_date <= cutoffs.cutoff_date
         where cutoffs.cutoff_date not in (select new_cutoffs.cutoff_date from new_cutoffs)
     ),
+
+    -- The (cut-off, customer) pairs this run computes: the customers recomputed at the cut-offs
+    -- built before, and every customer with a document at the cut-offs computed whole.
+    recomputed as (
+        select
+            changed_customers.cutoff_date,
+            changed_customers.customer_id
+        from changed_customers
+        union all
+        select
+            new_cutoffs.cutoff_date,
+            customers.customer_id
+        from new_cutoffs
+        cross join (
+            select customer_id from {{ ref('stg_raw__invoices') }}
+            union
+            select customer_id from {{ ref('stg_raw__payments') }}
+        ) as customers
+    ),
 {%- endif %}
 
-{#- In an incremental run, the documents (DOCUMENTS: invoices or payments) of the cut-offs
-    computed whole and of the customers recomputed at the other cut-offs. -#}
-{%- set recomputed_only -%}
+{#- The cut-offs a document (DOCUMENTS: invoices or payments, dated DOCUMENT_DATE) counts at:
+    every cut-off on or after its date; in an incremental run only those of the pairs computed,
+    joined on the customer first, so that the other customers' documents are never expanded
+    to every cut-off. -#}
+{%- set document_cutoffs -%}
     {%- if is_incremental() -%}
-        left join new_cutoffs on cutoffs.cutoff_date = new_cutoffs.cutoff_date
-        left join changed_customers
+        recomputed as cutoffs
             on
-                cutoffs.cutoff_date = changed_customers.cutoff_date
-                and DOCUMENTS.customer_id = changed_customers.customer_id
-        where
-            (new_cutoffs.cutoff_date is not null or changed_customers.customer_id is not null)
-            and (
-                exists (select 1 from new_cutoffs)
-                or DOCUMENTS.customer_id in (select changed_customers.customer_id from changed_customers)
-            )
+                DOCUMENTS.customer_id = cutoffs.customer_id
+                and DOCUMENTS.DOCUMENT_DATE <= cutoffs.cutoff_date
+    {%- else -%}
+        cutoffs on DOCUMENTS.DOCUMENT_DATE <= cutoffs.cutoff_date
     {%- endif -%}
 {%- endset %}
 
@@ -91,8 +107,7 @@ invoices as (
         invoices.due_date,
         invoices.amount
     from {{ ref('stg_raw__invoices') }} as invoices
-    inner join cutoffs on invoices.invoice_date <= cutoffs.cutoff_date
-    {{ recomputed_only | replace('DOCUMENTS', 'invoices') }}
+    inner join {{ document_cutoffs | replace('DOCUMENTS', 'invoices') | replace('DOCUMENT_DATE', 'invoice_date') }}
 ),
 
 payments as (
@@ -102,8 +117,7 @@ payments as (
         payments.invoice_id,
         payments.amount
     from {{ ref('stg_raw__payments') }} as payments
-    inner join cutoffs on payments.payment_date <= cutoffs.cutoff_date
-    {{ recomputed_only | replace('DOCUMENTS', 'payments') }}
+    inner join {{ document_cutoffs | replace('DOCUMENTS', 'payments') | replace('DOCUMENT_DATE', 'payment_date') }}
 ),
 
 named_payments as (
