@@ -76,9 +76,12 @@ with cutoffs as (
             customers.customer_id
         from new_cutoffs
         cross join (
+            -- Read only when there is a new cut-off (not on an ordinary day).
             select customer_id from {{ ref('stg_raw__invoices') }}
+            where exists (select 1 from new_cutoffs)
             union
             select customer_id from {{ ref('stg_raw__payments') }}
+            where exists (select 1 from new_cutoffs)
         ) as customers
     ),
 {%- endif %}
