@@ -98,11 +98,6 @@ def ingest_step(config: Config, run: Run, sources: list[str] | None, echo: Echo)
         raise InputError(f"{len(result.rejected)} file(s) rejected: {names}")
 
 
-def build_vars(run: Run, extra_vars: dict[str, Any] | None = None) -> dict[str, Any]:
-    """The vars of a run's dbt build: its as-of date and id, and any of its own."""
-    return {"as_of_date": run.as_of.isoformat(), "run_id": run.run_id, **(extra_vars or {})}
-
-
 def build_step(
     config: Config,
     run: Run,
@@ -118,12 +113,9 @@ def build_step(
     from kam.gate import dbt_results_check
 
     started = time.monotonic()
+    run_vars = {"as_of_date": run.as_of.isoformat(), "run_id": run.run_id, **(extra_vars or {})}
     build = run_build(
-        config,
-        run_vars=build_vars(run, extra_vars),
-        select=select,
-        full_refresh=full_refresh,
-        echo=echo,
+        config, run_vars=run_vars, select=select, full_refresh=full_refresh, echo=echo
     )
     run.phases["build"] = run.phases.get("build", 0.0) + time.monotonic() - started
     run.build = build
