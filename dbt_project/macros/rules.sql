@@ -27,24 +27,18 @@
     end
 {%- endmacro %}
 
-{#- Pareto alternative: A up to the first cut-off of cumulative value, B to the second. -#}
-{% macro class_by_value_share(share_expr) -%}
+{#- Pareto on one value (value_share_cutoffs, default 80% / 95%): A while the value of the
+    customers strictly before is under the first cut-off of the year's total, B under the
+    second, else C; the first customer is always A. Compared exactly, in decimals. -#}
+{% macro class_by_value_share(position_expr, before_expr, total_expr) -%}
     {%- set cutoffs = var('value_share_cutoffs') -%}
     case
-        when {{ share_expr }} is null then null
-        when {{ share_expr }} <= {{ cutoffs[0] }} then 'A'
-        when {{ share_expr }} <= {{ cutoffs[1] }} then 'B'
+        when {{ position_expr }} = 1 then 'A'
+        when {{ total_expr }} <= 0 then 'C'
+        when {{ before_expr }} < {{ cutoffs[0] }} * {{ total_expr }} then 'A'
+        when {{ before_expr }} < {{ cutoffs[1] }} * {{ total_expr }} then 'B'
         else 'C'
     end
-{%- endmacro %}
-
-{#- The final ABC class by the configured method (composite ranks or cumulative value). -#}
-{% macro abc_class_expression() -%}
-    {%- if var('abc_method') == 'value_share' -%}
-        {{ class_by_value_share('cumulative_share') }}
-    {%- else -%}
-        composite_class
-    {%- endif -%}
 {%- endmacro %}
 
 {% macro median(expr) -%}

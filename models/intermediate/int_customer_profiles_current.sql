@@ -1,4 +1,5 @@
--- Every known customer (CRM profile or any transaction) with its current profile and group.
+-- Every known customer (CRM profile, any transaction, or a frozen rating whose lines a later
+-- re-export moved away) with its current profile and group.
 with accounts as (
     select * from {{ ref('stg_raw__crm_accounts') }}
 ),
@@ -7,10 +8,16 @@ transacting as (
     select distinct customer_id from {{ ref('int_customer_years') }}
 ),
 
+rated as (
+    select distinct customer_id from {{ ref('int_customer_ratings_frozen') }}
+),
+
 known as (
     select customer_id from accounts
     union
     select customer_id from transacting
+    union
+    select customer_id from rated
 ),
 
 -- Top parent of each group: parents are followed up to four levels, stopping at a cycle.

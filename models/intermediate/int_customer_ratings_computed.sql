@@ -1,5 +1,6 @@
--- The rating of every customer in every year as the rules compute it now: every customer with
--- a customer-value row, plus last year's listed customers that left (they may have no row).
+-- The rating of every customer in every year as the rules compute it now, with the metrics it
+-- is made from and its change against last year's list in force: every customer with a
+-- customer-value row, plus last year's listed customers that left (they may have no row).
 -- `kam rerate` freezes one year of these rows into ratings.customer_ratings.
 with status as (
     select * from {{ ref('int_key_account_status') }}
@@ -7,10 +8,6 @@ with status as (
 
 changes as (
     select * from {{ ref('int_key_account_changes') }}
-),
-
-measured as (
-    select * from {{ ref('int_customer_years_measured') }}
 ),
 
 left_the_list as (
@@ -38,7 +35,21 @@ all_rated as (
         final_class,
         list_status,
         override_id,
-        rank
+        rank,
+        a_count,
+        active_customers,
+        score,
+        cumulative_share,
+        revenue,
+        revenue_share,
+        gross_margin,
+        collections,
+        collection_rate,
+        dso_days,
+        open_receivables,
+        overdue_share,
+        credit_limit,
+        risk_flag
     from status
     union all
     select
@@ -50,29 +61,39 @@ all_rated as (
         null as final_class,
         null as list_status,
         null as override_id,
-        null as rank
+        null as rank,
+        null as a_count,
+        null as active_customers,
+        null as score,
+        null as cumulative_share,
+        null as revenue,
+        null as revenue_share,
+        null as gross_margin,
+        null as collections,
+        null as collection_rate,
+        null as dso_days,
+        null as open_receivables,
+        null as overdue_share,
+        null as credit_limit,
+        null as risk_flag
     from left_the_list
+),
+
+rated as (
+    select
+        all_rated.*,
+        case when all_rated.list_status is not null then all_rated.computed_level end as level,
+        changes.change,
+        changes.previous_list_status,
+        changes.previous_level,
+        changes.previous_class,
+        changes.previous_rank,
+        changes.previous_revenue,
+        changes.driver
+    from all_rated
+    left join changes
+        on all_rated.customer_id = changes.customer_id and all_rated.rating_year = changes.rating_year
 )
 
-select
-    all_rated.customer_id,
-    all_rated.rating_year,
-    all_rated.computed_class,
-    all_rated.eligible,
-    all_rated.computed_level,
-    all_rated.final_class,
-    all_rated.list_status,
-    case when all_rated.list_status is not null then all_rated.computed_level end as level,
-    all_rated.override_id,
-    changes.change,
-    all_rated.rank,
-    measured.revenue,
-    measured.gross_margin,
-    measured.collections,
-    measured.collection_rate,
-    changes.driver
-from all_rated
-left join changes
-    on all_rated.customer_id = changes.customer_id and all_rated.rating_year = changes.rating_year
-left join measured
-    on all_rated.customer_id = measured.customer_id and all_rated.rating_year = measured.rating_year
+select {{ frozen_rating_columns('rated') }}
+from rated

@@ -3,6 +3,9 @@
 -- revenue without payments) and the contribution indicator (gross margin 毛利额, dropped
 -- without cost), renormalised over the indicators that exist. Ranks are integers, so the
 -- score is compared exactly: (weight_s·rank_s + weight_c·rank_c) in decimals.
+-- The Pareto alternative (value_share_class) orders the same customers by the scale value
+-- alone; abc_method chooses which of the two decides the class, and its order (class_rank,
+-- class_a_count) is the one the stability buffer counts positions in.
 {%- set weight_scale = var('weight_scale') | float -%}
 {%- set weight_contribution = var('weight_contribution') | float %}
 
@@ -74,8 +77,34 @@ classed as (
         ordered.*,
         sum(ordered.scale_value) over (
             partition by ordered.rating_year order by ordered.rank rows between unbounded preceding and current row
-        ) as scale_running
+        ) as scale_running,
+        row_number() over (
+            partition by ordered.rating_year order by ordered.scale_value desc, ordered.customer_id asc
+        ) as value_position,
+        coalesce(sum(ordered.scale_value) over (
+            partition by ordered.rating_year
+            order by ordered.scale_value desc, ordered.customer_id asc
+            rows between unbounded preceding and 1 preceding
+        ), 0) as scale_before
     from ordered
+),
+
+-- Pareto on the scale value: share_before = Σ scale value strictly before / the year's Σ,
+-- compared exactly (scale_before < cut-off × total); the first customer is always A.
+pareto as (
+    select
+        classed.*,
+        {{ class_by_value_share('classed.value_position', 'classed.scale_before', 'classed.scale_total') }}
+            as value_share_class
+    from classed
+),
+
+pareto_counted as (
+    select
+        pareto.*,
+        count(case when pareto.value_share_class = 'A' then 1 end) over (partition by pareto.rating_year)
+            as value_share_a_count
+    from pareto
 )
 
 select
@@ -92,5 +121,17 @@ select
     case when scale_total <> 0 then scale_running / scale_total end as cumulative_share,
     {{ class_by_rank('rank') }} as composite_class,
     case when has_payments then {{ class_by_rank('collections_rank') }} end as class_collections,
-    case when has_cost then {{ class_by_rank('margin_rank') }} end as class_margin
-from classed
+    case when has_cost then {{ class_by_rank('margin_rank') }} end as class_margin,
+    value_position,
+    value_share_class,
+    value_share_a_count,
+    {% if var('abc_method') == 'value_share' -%}
+        value_share_class as abc_class,
+        value_position as class_rank,
+        value_share_a_count as class_a_count
+    {%- else -%}
+        {{ class_by_rank('rank') }} as abc_class,
+        rank as class_rank,
+        a_count as class_a_count
+    {%- endif %}
+from pareto_counted

@@ -1,23 +1,39 @@
--- Year-over-year movement on the key-account list: entered, left, promoted, demoted, kept,
--- with the metrics that drove it. A customer that left may have no row in the later year.
--- The lists compared are the frozen ones of rated years (kam rerate), else the computed ones.
+-- Year-over-year movement of the computed key-account list against last year's list in force
+-- (frozen where that year is rated, else computed): entered, left, promoted, demoted, kept,
+-- with the metrics and the rule that drove it. A customer that left may have no row in the
+-- later year.
 with status as (
     select * from {{ ref('int_key_account_status') }}
 ),
 
-measured as (
-    select * from {{ ref('int_customer_years_measured') }}
+previous_ratings as (
+    select * from {{ ref('int_key_account_status_in_force') }}
 ),
 
 years as (
     select distinct rating_year from status
 ),
 
-listed as (
+current_list as (
     select
-        *,
+        customer_id,
+        rating_year,
+        list_status,
+        computed_level as level,
+        case when computed_level = 'strategic' then 2 else 1 end as level_order
+    from status
+    where list_status is not null
+),
+
+previous_list as (
+    select
+        customer_id,
+        rating_year,
+        list_status,
+        level,
         case when level = 'strategic' then 2 else 1 end as level_order
-    from {{ ref('int_key_account_lists') }}
+    from previous_ratings
+    where list_status is not null
 ),
 
 pairs as (
@@ -30,8 +46,8 @@ pairs as (
         current_year.level,
         previous_year.level_order as previous_level_order,
         current_year.level_order
-    from listed as current_year
-    full outer join listed as previous_year
+    from current_list as current_year
+    full outer join previous_list as previous_year
         on
             current_year.customer_id = previous_year.customer_id
             and current_year.rating_year = previous_year.rating_year + 1
@@ -50,18 +66,10 @@ select
         else 'kept'
     end as change,
     pairs.previous_list_status,
-    pairs.list_status,
     pairs.previous_level,
-    pairs.level,
-    previous_status.final_class as previous_class,
-    current_status.final_class,
-    previous_status.rank as previous_rank,
-    current_status.rank,
-    current_status.a_count,
-    previous_measured.revenue as previous_revenue,
-    current_measured.revenue,
-    current_measured.collection_rate,
-    current_measured.gross_margin,
+    previous_rating.final_class as previous_class,
+    previous_rating.rank as previous_rank,
+    previous_rating.revenue as previous_revenue,
     case
         when current_status.customer_id is null then 'no orders, invoices or payments in the year'
         when current_status.override_action in ('include', 'exclude')
@@ -81,12 +89,6 @@ from pairs
 inner join years on pairs.rating_year = years.rating_year
 left join status as current_status
     on pairs.customer_id = current_status.customer_id and pairs.rating_year = current_status.rating_year
-left join status as previous_status
-    on pairs.customer_id = previous_status.customer_id
-        and pairs.rating_year = previous_status.rating_year + 1
-left join measured as current_measured
-    on pairs.customer_id = current_measured.customer_id
-        and pairs.rating_year = current_measured.rating_year
-left join measured as previous_measured
-    on pairs.customer_id = previous_measured.customer_id
-        and pairs.rating_year = previous_measured.rating_year + 1
+left join previous_ratings as previous_rating
+    on pairs.customer_id = previous_rating.customer_id
+        and pairs.rating_year = previous_rating.rating_year + 1

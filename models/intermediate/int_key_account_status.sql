@@ -1,11 +1,14 @@
--- The key-account list (大客户清单) of every rating year, as the rules compute it.
+-- The key-account list (大客户清单) of every rating year, as the rules compute it, with the
+-- metrics each rating is made from (what `kam rerate` freezes).
 -- Eligible: collection rate >= min (when known), gross margin > min (when known), CRM status
 -- not excluded, credit rating not excluded. Listed: final class A and eligible, or an
 -- `include` override; never with an `exclude` override. Stability: last year's listed
--- customer that falls below the A cut-off stays as `watch` while its rank is within
+-- customer that falls below the A cut-off stays as `watch` while its position is within
 -- stability_buffer × n past the cut-off and it was not on watch already (so it drops in the
--- second year below). Level: strategic at >= strategic_revenue_share of the year's revenue
--- or with the CRM strategic flag, otherwise key.
+-- second year below); last year's list is the one in force (int_rating_years). Level:
+-- strategic at >= strategic_revenue_share of the year's revenue or with the CRM strategic
+-- flag, otherwise key. Risk: overdue share above risk_overdue_share or open AR above the
+-- credit limit.
 with measured as (
     select * from {{ ref('int_customer_years_measured') }}
 ),
@@ -40,16 +43,22 @@ assessed as (
         measured.customer_id,
         measured.rating_year,
         measured.revenue,
+        case when year_totals.total_revenue > 0 then measured.revenue / year_totals.total_revenue end
+            as revenue_share,
         measured.collections,
         measured.invoiced,
         measured.gross_margin,
-        ranked.rank,
-        ranked.a_count,
-        ranked.active_customers,
-        ranked.composite_class,
-        ranked.class_collections,
-        ranked.class_margin,
+        measured.collection_rate,
+        measured.dso_days,
+        measured.open_receivables,
+        measured.overdue_share,
+        profiles.credit_limit,
+        ranked.score,
         ranked.cumulative_share,
+        ranked.class_rank as rank,
+        ranked.class_a_count as a_count,
+        ranked.active_customers,
+        ranked.abc_class,
         overrides.override_id,
         overrides.action as override_action,
         overrides.override_class,
@@ -73,7 +82,9 @@ assessed as (
                 then 'strategic'
             when profiles.strategic_flag then 'strategic'
             else 'key'
-        end as computed_level
+        end as computed_level,
+        coalesce(measured.overdue_share > {{ var('risk_overdue_share') }}, false)
+        or coalesce(measured.open_receivables > profiles.credit_limit, false) as risk_flag
     from measured
     left join ranked
         on measured.customer_id = ranked.customer_id and measured.rating_year = ranked.rating_year
@@ -89,12 +100,12 @@ assessed as (
 decided as (
     select
         assessed.*,
-        {{ abc_class_expression() }} as computed_class,
+        assessed.abc_class as computed_class,
         assessed.passes_collection_rate and assessed.passes_gross_margin and assessed.passes_account_status
         and assessed.passes_credit_rating as eligible,
         case
             when assessed.override_action = 'set_class' then assessed.override_class
-            else {{ abc_class_expression() }}
+            else assessed.abc_class
         end as final_class
     from assessed
 ),
@@ -113,27 +124,29 @@ core as (
     from decided
 ),
 
--- Last year's list is the frozen one where that year was rated (kam rerate), else computed.
-frozen as (
-    select * from {{ ref('stg_ratings__approved') }}
+-- "On last year's list" means listed (not watch) in the list in force for last year: the
+-- frozen one where that year is rated, else the computed one (whose listed members are the
+-- core listing, which never depends on the year before).
+rating_years as (
+    select * from {{ ref('int_rating_years') }}
 ),
 
-frozen_years as (
-    select distinct rating_year from frozen
+frozen as (
+    select * from {{ ref('int_customer_ratings_frozen') }}
 ),
 
 with_previous as (
     select
         core.*,
         case
-            when frozen_years.rating_year is not null
+            when previous_year.rating_status = 'approved'
                 then coalesce(frozen.list_status = 'listed', false)
             else coalesce(previous.core_listed, false)
         end as previously_core_listed
     from core
+    left join rating_years as previous_year on core.rating_year = previous_year.rating_year + 1
     left join core as previous
         on core.customer_id = previous.customer_id and core.rating_year = previous.rating_year + 1
-    left join frozen_years on core.rating_year = frozen_years.rating_year + 1
     left join frozen
         on core.customer_id = frozen.customer_id and core.rating_year = frozen.rating_year + 1
 )
@@ -142,6 +155,17 @@ select
     customer_id,
     rating_year,
     revenue,
+    revenue_share,
+    collections,
+    gross_margin,
+    collection_rate,
+    dso_days,
+    open_receivables,
+    overdue_share,
+    credit_limit,
+    risk_flag,
+    score,
+    cumulative_share,
     rank,
     a_count,
     active_customers,

@@ -79,7 +79,7 @@ last_contact as (
         status.rating_year,
         status.final_class as class,
         max(activities.activity_date) as last_activity_date
-    from {{ ref('int_key_account_lists') }} as status
+    from {{ ref('int_customer_ratings') }} as status
     left join {{ ref('stg_raw__crm_activities') }} as activities
         on
             status.customer_id = activities.customer_id

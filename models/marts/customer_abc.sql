@@ -21,7 +21,6 @@ medians as (
 classed as (
     select
         ranked.*,
-        {{ class_by_value_share('ranked.cumulative_share') }} as value_share_class,
         measured.revenue,
         measured.revenue_growth,
         measured.previous_revenue
@@ -38,11 +37,11 @@ select
     classed.cumulative_share,
     classed.class_collections,
     classed.class_margin,
-    {{ abc_class_expression() }} as abc_class,
+    classed.abc_class,
     classed.composite_class,
     classed.value_share_class,
     case
-        when {{ abc_class_expression() }} = 'A' then 'VIP'
+        when classed.abc_class = 'A' then 'VIP'
         when classed.revenue >= medians.median_revenue
             -- compared on exact decimals: growth of exactly +20% qualifies
             and classed.previous_revenue <> 0

@@ -1,56 +1,38 @@
--- Customer ratings (客户评级): the frozen, approved annual ratings of every rated year
--- (kam rerate, 年度重新评级). Before any year has been rated, the rating of the latest closed
--- year as computed by this run stands in (rating_status 'computed', no approver).
-with approved as (
-    select * from {{ ref('stg_ratings__approved') }}
+-- Customer ratings (客户评级) of every closed year: the frozen, approved rating where the year
+-- was rated (kam rerate, 年度重新评级), else the rating this run computes (rating_status
+-- 'computed', no approver), with the metrics it was made from.
+with ratings as (
+    select * from {{ ref('int_customer_ratings') }}
 ),
 
-computed as (
-    select * from {{ ref('int_customer_ratings_computed') }}
-),
-
-closed_year as (
-    select max(rating_year) as rating_year
-    from {{ ref('int_customer_years') }}
-    where year_end < {{ as_of_date() }}
+rating_years as (
+    select * from {{ ref('int_rating_years') }}
 )
 
 select
-    customer_id,
-    rating_year,
-    computed_class,
-    eligible,
-    computed_level,
-    final_class,
-    list_status,
-    level,
-    override_id,
-    change,
-    rank,
-    run_id,
-    rules_hash,
-    approved_by,
-    approved_at,
-    'approved' as rating_status
-from approved
-union all
-select
-    computed.customer_id,
-    computed.rating_year,
-    computed.computed_class,
-    computed.eligible,
-    computed.computed_level,
-    computed.final_class,
-    computed.list_status,
-    computed.level,
-    computed.override_id,
-    computed.change,
-    computed.rank,
-    cast('{{ var("run_id", none) or env_var("KAM_RUN_ID", "") or "adhoc" }}' as varchar) as run_id,
-    cast('{{ var("rules_hash", "") }}' as varchar) as rules_hash,
-    cast(null as varchar) as approved_by,
-    cast(null as timestamp) as approved_at,
-    'computed' as rating_status
-from computed
-inner join closed_year on computed.rating_year = closed_year.rating_year
-where not exists (select 1 from approved)
+    ratings.customer_id,
+    ratings.rating_year,
+    ratings.computed_class,
+    ratings.eligible,
+    ratings.computed_level,
+    ratings.final_class,
+    ratings.list_status,
+    ratings.level,
+    ratings.override_id,
+    ratings.change,
+    ratings.rank,
+    ratings.score,
+    ratings.revenue,
+    ratings.collections,
+    ratings.gross_margin,
+    ratings.driver,
+    ratings.run_id,
+    ratings.rules_hash,
+    ratings.approved_by,
+    ratings.approved_at,
+    ratings.rating_status
+from ratings
+inner join rating_years
+    on
+        ratings.rating_year = rating_years.rating_year
+        and (rating_years.is_closed or rating_years.rating_status = 'approved')

@@ -30,9 +30,12 @@ latest_class as (
     where recency = 1
 ),
 
+-- The list status and level on the published list (key_accounts' year).
 ratings as (
-    select * from {{ ref('customer_ratings') }}
-    where rating_year = (select max(latest.rating_year) from {{ ref('customer_ratings') }} as latest)
+    select ratings.*
+    from {{ ref('int_customer_ratings') }} as ratings
+    inner join {{ ref('int_rating_years') }} as rating_years
+        on ratings.rating_year = rating_years.rating_year and rating_years.is_published
 )
 
 select

@@ -1,31 +1,28 @@
--- Movements on the key-account list per year. For a rated year the change and its driver are
--- the ones frozen with the rating (kam rerate), so later data never rewrites them.
-with changes as (
-    select * from {{ ref('int_key_account_changes') }}
-),
-
-frozen as (
-    select * from {{ ref('stg_ratings__approved') }}
+-- Movements on the key-account list per year, against the year before's list in force. For a
+-- rated year every figure is the one frozen with the rating (kam rerate), so exports loaded
+-- later (corrections of that year included) never rewrite them.
+with ratings as (
+    select * from {{ ref('int_customer_ratings') }}
 )
 
 select
-    changes.customer_id,
-    changes.rating_year,
-    coalesce(frozen.change, changes.change) as change,
-    changes.previous_list_status,
-    changes.list_status,
-    changes.previous_level,
-    changes.level,
-    changes.previous_class,
-    changes.final_class,
-    changes.previous_rank,
-    changes.rank,
-    changes.a_count,
-    changes.previous_revenue,
-    changes.revenue,
-    changes.collection_rate,
-    changes.gross_margin,
-    coalesce(frozen.driver, changes.driver) as driver
-from changes
-left join frozen
-    on changes.customer_id = frozen.customer_id and changes.rating_year = frozen.rating_year
+    customer_id,
+    rating_year,
+    change,
+    previous_list_status,
+    list_status,
+    previous_level,
+    level,
+    previous_class,
+    final_class,
+    previous_rank,
+    rank,
+    a_count,
+    previous_revenue,
+    revenue,
+    collection_rate,
+    gross_margin,
+    driver,
+    rating_status
+from ratings
+where change is not null

@@ -1,15 +1,13 @@
--- The key-account list (大客户清单) of the latest rated year, with its metrics and risk flag.
+-- The key-account list (大客户清单) of the published year: the latest approved year, else
+-- (nothing rated yet) the latest closed year as computed. A rated year's metrics, shares and
+-- risk flag are the frozen ones it was approved with; name, group and owner are current.
 with ratings as (
-    select * from {{ ref('customer_ratings') }}
-    where
-        list_status is not null
-        and rating_year = (
-            select max(latest.rating_year) from {{ ref('customer_ratings') }} as latest
-        )
+    select * from {{ ref('int_customer_ratings') }}
 ),
 
-measured as (
-    select * from {{ ref('int_customer_years_measured') }}
+published_year as (
+    select rating_year from {{ ref('int_rating_years') }}
+    where is_published
 ),
 
 profiles as (
@@ -28,19 +26,22 @@ select
     ratings.override_id,
     ratings.change,
     ratings.rank,
-    measured.revenue,
-    measured.gross_margin,
-    measured.collections,
-    measured.collection_rate,
-    measured.dso_days,
-    measured.open_receivables,
-    measured.overdue_share,
-    profiles.credit_limit,
-    coalesce(measured.overdue_share > {{ var('risk_overdue_share') }}, false)
-    or coalesce(measured.open_receivables > profiles.credit_limit, false) as risk_flag,
+    ratings.score,
+    ratings.revenue,
+    ratings.revenue_share,
+    ratings.cumulative_share,
+    ratings.gross_margin,
+    ratings.collections,
+    ratings.collection_rate,
+    ratings.dso_days,
+    ratings.open_receivables,
+    ratings.overdue_share,
+    ratings.credit_limit,
+    ratings.risk_flag,
     profiles.account_owner,
-    ratings.run_id
+    ratings.run_id,
+    ratings.rating_status
 from ratings
-left join measured
-    on ratings.customer_id = measured.customer_id and ratings.rating_year = measured.rating_year
+inner join published_year on ratings.rating_year = published_year.rating_year
 left join profiles on ratings.customer_id = profiles.customer_id
+where ratings.list_status is not null

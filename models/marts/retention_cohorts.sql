@@ -64,7 +64,7 @@ segmented as (
         cast({{ fiscal_year_start('rating_year') }} as date) as cohort,
         'key_accounts' as segment,
         true as tracks_listing
-    from {{ ref('int_key_account_lists') }}
+    from {{ ref('int_customer_ratings') }}
     where list_status is not null
 ),
 
@@ -127,7 +127,7 @@ listing as (
             as period_offset,
         count(*) as listed_customers
     from segmented
-    inner join {{ ref('int_key_account_lists') }} as status
+    inner join {{ ref('int_customer_ratings') }} as status
         on
             segmented.tracks_listing
             and segmented.customer_id = status.customer_id

@@ -16,7 +16,7 @@ from typing import Any
 
 import click
 
-from kam.errors import EXIT_BAD_INPUT, KamError
+from kam.errors import EXIT_BAD_INPUT, ConfigError, KamError
 from kam.home import Home
 from kam.workers import exit_now
 
@@ -281,6 +281,12 @@ def run_command(
     metavar="NAME",
     help="Approve the rating (publishes it); without it the rating is stored pending.",
 )
+@click.option(
+    "--verify",
+    is_flag=True,
+    help="Recompute the year's frozen rating from the data it was made from and report every "
+    "difference (exit 1 when there is one); changes nothing.",
+)
 @_as_of_option
 @_accept_churn_option
 @_handles_errors
@@ -289,6 +295,7 @@ def rerate(
     year: int,
     force: bool,
     approved_by: str | None,
+    verify: bool,
     as_of: str | None,
     accept_churn: bool,
 ) -> None:
@@ -296,6 +303,16 @@ def rerate(
     from kam.pipeline import parse_date, print_published
     from kam.rerate import run_rerate
 
+    if verify:
+        from kam.verify import run_verify
+
+        if force or approved_by or as_of or accept_churn:
+            raise ConfigError(
+                "--verify checks a frozen rating: it takes no --force, --approved-by, --as-of "
+                "or --accept-churn"
+            )
+        run_verify(Home.resolve(home_path), year=year, echo=click.echo)
+        return
     run = run_rerate(
         Home.resolve(home_path),
         year=year,

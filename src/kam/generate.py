@@ -79,11 +79,11 @@ ID_POOL_FACTOR = 10  # customer numbers are drawn from 1..10n, so many carry lea
 
 MEDIAN_ANNUAL_VALUE = 300_000.0  # CNY
 VALUE_SIGMA = 1.6  # lognormal spread of customer size: the top 20% carry ~75-80% of revenue
-YEAR_NOISE_SIGMA = 0.12
+YEAR_NOISE_SIGMA = 0.06
 MAX_TREND = 1.2  # a trend moves a customer at most a factor ~3.3 from its base size
 NORMAL_GRID_POINTS = 4001
 NORMAL_GRID_EDGE = 1e-4
-GROWTH_KINDS = (0.64, 0.18, 0.18)  # steady, grower, decliner
+GROWTH_KINDS = (0.88, 0.06, 0.06)  # steady, grower, decliner
 GROWER_RATE = (0.22, 0.5)  # log growth per year: +25% .. +65%
 DECLINER_RATE = (-0.5, -0.22)
 STEADY_RATE_SIGMA = 0.05
@@ -93,9 +93,9 @@ ARRIVAL_LATEST_DAY = 273  # newcomers are created Jan..Sep
 CHURN_SHARE = 0.18
 CHURN_DAY_RANGE = (59, 335)
 MIN_TRADING_DAYS = 60
-LINES_SIZE_EXPONENT = 0.5  # bigger customers order more lines, sub-linearly
-LINE_AMOUNT_SIGMA = 0.5
-MEAN_ORDER_LINES = 3.0
+LINES_SIZE_EXPONENT = 0.75  # bigger customers order more lines, sub-linearly
+LINE_AMOUNT_SIGMA = 0.3
+MEAN_ORDER_LINES = 2.0
 MAX_ORDER_LINES = 6
 LIST_PRICE_MEDIAN = 150.0
 LIST_PRICE_SIGMA = 1.3
@@ -117,13 +117,17 @@ CUSTOMERS_PER_OWNER = 60
 MIN_OWNERS = 5
 
 INVOICE_DELAY_DAYS = 5
+# Customers trading before the first exported year owe its invoices of the last months before
+# it: the first year's payments settle them (their invoices are not in the export, as with any
+# export that starts at a date), so the first year's collection rate is not depressed.
+OPENING_DAYS = 180
 PAYMENT_TERMS = (30, 60, 90)
 PAYMENT_TERM_WEIGHTS = (0.5, 0.3, 0.2)
 PROMPT, LATE, PARTIAL, NON_PAYER = 0, 1, 2, 3
 PAYER_WEIGHTS = (0.55, 0.30, 0.12, 0.03)
-PAYER_SWITCH_SHARE = 0.15  # a prompt payer is sometimes late and vice versa
-LATE_DAYS = (10, 120)
-PARTIAL_SHARE = (0.5, 0.9)
+PAYER_SWITCH_SHARE = 0.05  # a prompt payer is sometimes late and vice versa
+LATE_DAYS = (10, 60)
+PARTIAL_SHARE = (0.3, 0.6)
 PARTIAL_DAYS = (-15, 60)
 UNLINKED_PAYMENT_SHARE = 0.10
 METHOD_WEIGHTS = (0.7, 0.2, 0.1)
@@ -471,7 +475,7 @@ def _numbered(prefix: str, numbers: np.ndarray, width: int) -> pa.Array:
 def _document_ids(prefix: str, calendar: _Calendar, year_index: np.ndarray, width: int) -> pa.Array:
     """Ids numbered per year, like SO2024000017, for rows sorted by year (wider when needed)."""
     sequence = _within_year_sequence(year_index)
-    year_label = np.array(calendar.years, dtype=np.int64)[year_index]
+    year_label = calendar.years[0] + np.asarray(year_index, dtype=np.int64)
     digits = pc.utf8_lpad(pa.array(sequence).cast(pa.string()), _width(sequence, width), "0")
     return pc.binary_join_element_wise(prefix, pa.array(year_label).cast(pa.string()), digits, "")
 
@@ -943,10 +947,11 @@ def _line_status(rng: np.random.Generator, return_rate: np.ndarray) -> np.ndarra
 
 @dataclass(frozen=True)
 class _Invoices:
-    """Invoices sorted by invoice date (and order), all dated inside the calendar."""
+    """Invoices sorted by invoice date (and order): the calendar's, preceded by the opening
+    invoices of the months before it (not exported; only their payments are)."""
 
     ids: pa.Array
-    order: np.ndarray  # order index
+    order: np.ndarray  # order index, -1 for an opening invoice
     customer: np.ndarray
     invoice_date: np.ndarray
     due_date: np.ndarray
@@ -955,7 +960,8 @@ class _Invoices:
 
 @dataclass(frozen=True)
 class _Payments:
-    """Payments sorted by payment date, all dated inside the calendar."""
+    """Payments sorted by payment date, all dated inside the calendar (opening invoices'
+    payments too)."""
 
     ids: pa.Array
     customer: np.ndarray
@@ -968,7 +974,8 @@ class _Payments:
 def _simulate_invoices(
     orders: _Orders, customers: _Customers, calendar: _Calendar, seed: int
 ) -> _Invoices:
-    """One invoice per order with completed lines, for Σ of those lines, dated in the calendar."""
+    """One invoice per order with completed lines, for Σ of those lines, dated in the calendar;
+    before them, the opening invoices of customers that traded before the first year."""
     rng = _rng(seed, "invoices")
     completed = orders.status == COMPLETED
     n_orders = len(orders.heads.day)
@@ -977,20 +984,39 @@ def _simulate_invoices(
     )
     has_completed = np.bincount(orders.order, weights=completed, minlength=n_orders) > 0
     invoice_date = orders.heads.day + rng.integers(0, INVOICE_DELAY_DAYS + 1, n_orders)
-    due_date = invoice_date + customers.terms[orders.heads.customer]
     keep = has_completed & (invoice_date <= calendar.period_end)
     order = np.flatnonzero(keep)
-    order = order[np.lexsort((order, invoice_date[order]))]
-    year = calendar.index_of(invoice_date[order])
-    ids = _document_ids("INV", calendar, year, DOC_SEQ_WIDTH)
+    opening_order, opening_date = _opening_invoices(rng, orders, customers, calendar, order)
+    customer = np.concatenate([orders.heads.customer[order], orders.heads.customer[opening_order]])
+    dates = np.concatenate([invoice_date[order], opening_date])
+    amounts = np.concatenate([total[order], total[opening_order]])
+    order = np.concatenate([order, np.full(len(opening_order), -1)])
+    sort = np.lexsort((order, dates))
+    year = calendar.index_of(dates[sort])
     return _Invoices(
-        ids=ids,
-        order=order,
-        customer=orders.heads.customer[order],
-        invoice_date=invoice_date[order],
-        due_date=due_date[order],
-        amount=np.rint(total[order]).astype(np.int64),
+        ids=_document_ids("INV", calendar, year, DOC_SEQ_WIDTH),
+        order=order[sort],
+        customer=customer[sort],
+        invoice_date=dates[sort],
+        due_date=dates[sort] + customers.terms[customer[sort]],
+        amount=np.rint(amounts[sort]).astype(np.int64),
     )
+
+
+def _opening_invoices(
+    rng: np.random.Generator,
+    orders: _Orders,
+    customers: _Customers,
+    calendar: _Calendar,
+    invoiced_orders: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray]:
+    """(order it copies the amount of, date) of each opening invoice: the first-year invoices
+    of a customer created before the first year, as if repeated in the OPENING_DAYS before it."""
+    first_day = calendar.starts[0]
+    first_year = invoiced_orders[orders.heads.year[invoiced_orders] == 0]
+    existing = customers.created[orders.heads.customer[first_year]] < first_day
+    copied = first_year[existing & (rng.random(len(first_year)) < OPENING_DAYS / 365)]
+    return copied, first_day - rng.integers(1, OPENING_DAYS + 1, len(copied))
 
 
 def _simulate_payments(
@@ -1014,9 +1040,15 @@ def _simulate_payments(
         [behaviour == PROMPT, behaviour == LATE], [prompt_date, late_date], partial_date
     )
     amount = np.where(behaviour == PARTIAL, np.maximum(1, partial_amount), invoices.amount)
-    unlinked = rng.random(n) < UNLINKED_PAYMENT_SHARE
+    opening = invoices.order < 0
+    # A payment of an opening invoice names it: only its invoice is missing from the export.
+    unlinked = (rng.random(n) < UNLINKED_PAYMENT_SHARE) & ~opening
     method = rng.choice(len(METHODS), size=n, p=METHOD_WEIGHTS)
-    paid = (behaviour != NON_PAYER) & (payment_date <= calendar.period_end)
+    paid = (
+        (behaviour != NON_PAYER)
+        & (payment_date <= calendar.period_end)
+        & (payment_date >= calendar.starts[0])
+    )
 
     invoice = np.flatnonzero(paid)
     invoice = invoice[np.lexsort((invoice, payment_date[invoice]))]
@@ -1448,7 +1480,9 @@ def _invoice_columns(world: _World) -> Columns:
     return {
         "invoice_id": invoices.ids,
         "customer_id": world.customers.ids.take(pa.array(invoices.customer, pa.int64())),
-        "order_id": world.orders.order_ids.take(pa.array(invoices.order, pa.int64())),
+        "order_id": world.orders.order_ids.take(
+            pa.array(np.maximum(invoices.order, 0), pa.int64(), mask=invoices.order < 0)
+        ),
         "invoice_date": _dates(invoices.invoice_date),
         "due_date": _dates(invoices.due_date),
         "amount": _money(invoices.amount),

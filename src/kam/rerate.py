@@ -9,12 +9,14 @@ which records the run it supersedes.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
 import duckdb
 
+from kam.build import models_fingerprint
 from kam.config import Config, load_config
 from kam.db import connect
 from kam.errors import ConfigError, KamError
@@ -22,11 +24,12 @@ from kam.home import Home
 from kam.pipeline import build_step, gate_step, prewarmed_suites, publish_step, recorded_run
 from kam.rules import effective_rules
 from kam.runs import Run
+from kam.version import code_version
 from kam.warehouse import FROZEN_RATING_COLUMNS
 
 Echo = Callable[[str], None]
 # Downstream of the frozen ratings: what a new or approved rating changes in the marts.
-FROZEN_SELECTION = "stg_ratings__approved+"
+FROZEN_SELECTION = "int_customer_ratings_frozen+"
 
 
 @dataclass(frozen=True)
@@ -71,9 +74,12 @@ def _state(config: Config, year: int) -> RatingState:
 
 
 def _freeze(config: Config, run: Run, year: int, supersedes: list[str]) -> int:
-    """Append the year's computed ratings under this run, pending approval."""
+    """Append the year's computed ratings under this run, pending approval, with what
+    reproduces them (kam rerate --verify): the rules' full text, the code, the last batch of
+    each source, the frozen runs of other years it was rated against, the override register."""
     columns = [name for name, _ in FROZEN_RATING_COLUMNS if name != "run_id"]
     now = datetime.now(UTC).replace(tzinfo=None)
+    rules = effective_rules(config.rules)
     con = connect(config.home.warehouse_path, config.duckdb)
     try:
         con.execute("BEGIN TRANSACTION")
@@ -91,22 +97,39 @@ def _freeze(config: Config, run: Run, year: int, supersedes: list[str]) -> int:
         data_through = con.execute(
             "SELECT max(order_date) FROM raw.orders WHERE superseded_by IS NULL"
         ).fetchone()[0]
+        watermark = dict(
+            con.execute("SELECT source, max(batch_id) FROM raw.batches GROUP BY source").fetchall()
+        )
+        rated_against = {
+            str(rating_year): run_id
+            for rating_year, run_id in con.execute(
+                "SELECT rating_year, run_id FROM ratings.rating_runs "
+                "WHERE status = 'approved' AND rating_year <> ?",
+                [year],
+            ).fetchall()
+        }
         con.execute(
             "INSERT INTO ratings.rating_runs (run_id, rating_year, as_of, rules_hash, status, "
-            "created_at, approved_by, approved_at, supersedes_run_id, data_through) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "created_at, approved_by, approved_at, supersedes_run_id, data_through, rules, "
+            "code_version, models_fingerprint, data_watermark, rated_against) "
+            "VALUES (?, ?, ?, ?, 'pending', ?, NULL, NULL, ?, ?, ?, ?, ?, ?, ?)",
             [
                 run.run_id,
                 year,
                 run.as_of,
                 run.facts["rules_hash"],
-                "pending",
                 now,
-                None,
-                None,
                 supersedes[-1] if supersedes else None,
                 data_through,
+                json.dumps(rules, sort_keys=True),
+                code_version(),
+                models_fingerprint(),
+                json.dumps(watermark, sort_keys=True),
+                json.dumps(rated_against, sort_keys=True),
             ],
+        )
+        con.execute(
+            "INSERT INTO ratings.rating_overrides SELECT ?, * FROM raw.overrides", [run.run_id]
         )
         # Pending runs of the year are replaced at once; an approved one only on approval.
         con.execute(

@@ -48,7 +48,9 @@ OVERRIDE_COLUMNS = (
 )
 
 
-# Frozen annual ratings (`kam rerate`): never rebuilt by dbt, only appended to.
+# Frozen annual ratings (`kam rerate`): never rebuilt by dbt, only appended to. A rating run
+# records what reproduces it: the rules in force (full text), the code, the last batch of each
+# source it saw, the frozen runs of other years it was rated against, and the override register.
 RATING_RUN_COLUMNS = (
     ("run_id", "VARCHAR NOT NULL"),
     ("rating_year", "INTEGER NOT NULL"),
@@ -61,7 +63,14 @@ RATING_RUN_COLUMNS = (
     ("supersedes_run_id", "VARCHAR"),
     ("superseded_by_run_id", "VARCHAR"),
     ("data_through", "DATE"),
+    ("rules", "JSON"),  # every rule in force, as passed to dbt
+    ("code_version", "VARCHAR"),
+    ("models_fingerprint", "VARCHAR"),
+    ("data_watermark", "JSON"),  # {"<source>": last batch_id loaded}
+    ("rated_against", "JSON"),  # {"<rating year>": approved run_id} in force when it was rated
 )
+# The rating and the metrics it was made from; the dbt macro frozen_rating_column_names()
+# lists the same columns (tests/test_ratings_columns.py keeps the two equal).
 FROZEN_RATING_COLUMNS = (
     ("run_id", "VARCHAR NOT NULL"),
     ("customer_id", "VARCHAR NOT NULL"),
@@ -75,12 +84,29 @@ FROZEN_RATING_COLUMNS = (
     ("override_id", "VARCHAR"),
     ("change", "VARCHAR"),
     ("rank", "BIGINT"),
+    ("a_count", "BIGINT"),
+    ("active_customers", "BIGINT"),
+    ("score", "DOUBLE"),
+    ("cumulative_share", "DOUBLE"),
     ("revenue", "DECIMAL(38,6)"),
+    ("revenue_share", "DOUBLE"),
     ("gross_margin", "DECIMAL(38,6)"),
     ("collections", "DECIMAL(38,6)"),
     ("collection_rate", "DOUBLE"),
+    ("dso_days", "DOUBLE"),
+    ("open_receivables", "DECIMAL(38,6)"),
+    ("overdue_share", "DOUBLE"),
+    ("credit_limit", "DECIMAL(38,6)"),
+    ("risk_flag", "BOOLEAN"),
+    ("previous_list_status", "VARCHAR"),
+    ("previous_level", "VARCHAR"),
+    ("previous_class", "VARCHAR"),
+    ("previous_rank", "BIGINT"),
+    ("previous_revenue", "DECIMAL(38,6)"),
     ("driver", "VARCHAR"),
 )
+# The override register as it was when a rating run was frozen (kam rerate --verify).
+RATING_OVERRIDE_COLUMNS = (("run_id", "VARCHAR NOT NULL"), *OVERRIDE_COLUMNS)
 
 
 # The dbt code of the last build that passed (kam build) or was prepared (Airflow): one row.
@@ -136,10 +162,31 @@ def create_raw_schema(con: duckdb.DuckDBPyConnection) -> None:
     statements.append("CREATE SCHEMA IF NOT EXISTS ratings;")
     statements.append(_create_table("ratings.rating_runs", RATING_RUN_COLUMNS))
     statements.append(_create_table("ratings.customer_ratings", FROZEN_RATING_COLUMNS))
+    statements.append(_create_table("ratings.rating_overrides", RATING_OVERRIDE_COLUMNS))
     statements.append("CREATE SCHEMA IF NOT EXISTS meta;")
     statements.append(_create_table("meta.models_fingerprint", MODELS_FINGERPRINT_COLUMNS))
     statements.append(_create_table("meta.file_digests", FILE_DIGEST_COLUMNS))
     con.execute("\n".join(statements))
+    # Warehouses rated by an earlier kam get the columns added since (NULL in their old rows).
+    _add_missing_columns(con, "ratings", "rating_runs", RATING_RUN_COLUMNS)
+    _add_missing_columns(con, "ratings", "customer_ratings", FROZEN_RATING_COLUMNS)
+
+
+def _add_missing_columns(
+    con: duckdb.DuckDBPyConnection, schema: str, table: str, columns: tuple
+) -> None:
+    present = {
+        row[0]
+        for row in con.execute(
+            "SELECT column_name FROM duckdb_columns() WHERE database_name = current_database() "
+            "AND schema_name = ? AND table_name = ?",
+            [schema, table],
+        ).fetchall()
+    }
+    for column, sql_type in columns:
+        if column not in present:
+            nullable = sql_type.removesuffix(" NOT NULL")
+            con.execute(f"ALTER TABLE {schema}.{table} ADD COLUMN {column} {nullable}")
 
 
 def read_models_fingerprint(con: duckdb.DuckDBPyConnection) -> str | None:

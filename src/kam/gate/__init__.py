@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from datetime import date
 from pathlib import Path
 
 import duckdb
 
 from kam.config import Config
 from kam.db import connect
+from kam.gate.datasets import Scope
 from kam.gate.expectations import run_suites
 from kam.gate.history import (
     churn_check,
@@ -20,11 +20,12 @@ from kam.gate.history import (
     previous_manifest,
     volume_check,
 )
+from kam.rules import effective_rules
 from kam.runs import SAMPLE_ROWS, CheckResult, Run
 
 Echo = Callable[[str], None]
-# Runs the suites elsewhere (kam.gate.worker): the run's as-of date and Data Docs directory.
-SuiteRunner = Callable[[date, Path | None], list[CheckResult]]
+# Runs the suites elsewhere (kam.gate.worker): the audit's scope and Data Docs directory.
+SuiteRunner = Callable[[Scope, Path | None], list[CheckResult]]
 
 
 def dbt_results_check(target_dir: Path) -> CheckResult:
@@ -53,8 +54,35 @@ def dbt_results_check(target_dir: Path) -> CheckResult:
     )
 
 
+def audit_scope(con: duckdb.DuckDBPyConnection, config: Config, run: Run) -> Scope:
+    """The rating year this run rates: the candidate's year in a re-rating, else the published
+    year while it is computed (a frozen published year was audited when it was rated)."""
+    rules = effective_rules(config.rules)
+    scaled = [round(float(part) * 1_000_000) for part in rules["abc_ratio"]]
+    if run.facts.get("rating_run"):
+        rating_year = int(run.facts["rating_year"])
+    else:
+        row = con.execute(
+            "SELECT rating_year FROM intermediate.int_rating_years "
+            "WHERE is_published AND rating_status = 'computed'"
+        ).fetchone()
+        rating_year = row[0] if row else None
+    return Scope(
+        as_of=run.as_of,
+        rating_year=rating_year,
+        ratio_a=scaled[0],
+        ratio_b=scaled[1],
+        ratio_total=sum(scaled),
+        value_share=rules["abc_method"] == "value_share",
+    )
+
+
 def _suite_results(
-    con: duckdb.DuckDBPyConnection, run: Run, suites: SuiteRunner | None, echo: Echo
+    con: duckdb.DuckDBPyConnection,
+    run: Run,
+    scope: Scope,
+    suites: SuiteRunner | None,
+    echo: Echo,
 ) -> list[CheckResult]:
     """The GX suites' results: from the prewarmed worker, else (or if it was lost) run here."""
     from kam.gate.worker import WorkerLost
@@ -62,10 +90,10 @@ def _suite_results(
     docs_dir = run.directory / "gx"
     if suites is not None:
         try:
-            return suites(run.as_of, docs_dir)
+            return suites(scope, docs_dir)
         except WorkerLost as lost:
             echo(f"gate: {lost}; running the suites in this process")
-    return run_suites(con, run.as_of, docs_dir=docs_dir)
+    return run_suites(con, scope, docs_dir=docs_dir)
 
 
 def run_gate(
@@ -98,16 +126,23 @@ def run_gate(
         checks = [dbt_results_check(home.work_dir / "dbt-target")]
     con = connect(home.warehouse_path, config.duckdb, read_only=True)
     try:
-        checks += _suite_results(con, run, suites, echo)
+        scope = audit_scope(con, config, run)
+        checks += _suite_results(con, run, scope, suites, echo)
         previous = previous_manifest(home.published_dir)
         latest = data_through(con)
         counts = mart_row_counts(con)
-        checks.append(churn_check(con, home.published_dir, gate.max_churn, accept_churn))
+        checks.append(churn_check(con, scope.rating_year, gate.max_churn, accept_churn))
         checks.append(freshness_check(latest, previous, run.as_of, gate.max_data_age_days))
         checks.append(volume_check(counts, previous, gate.max_volume_drop))
     finally:
         con.close()
-    run.facts.update({"data_through": latest.isoformat() if latest else None, "row_counts": counts})
+    run.facts.update(
+        {
+            "data_through": latest.isoformat() if latest else None,
+            "row_counts": counts,
+            "audited_rating_year": scope.rating_year,
+        }
+    )
     run.checks.extend(checks)
     for check in checks:
         if not check.passed:

@@ -1,17 +1,39 @@
 """The DataFrames the expectation suites validate, each one query on the warehouse.
 
 A suite in expectations/ names its dataset; each row of a dataset is one thing a check can
-fail on (a listed account, a rating year, an override), so failing rows can be shown.
+fail on (a listed account, a rating year, an override), so failing rows can be shown. The
+queries take the Scope of the audit as parameters ($as_of, $rating_year, ...).
 """
 
 from __future__ import annotations
 
+from dataclasses import asdict, dataclass
 from datetime import date
+from typing import TYPE_CHECKING
 
 import duckdb
-import pandas as pd
 
 from kam.db import quote_identifier
+
+if TYPE_CHECKING:  # the gate's worker imports this module before pandas is needed
+    import pandas as pd
+
+
+@dataclass(frozen=True)
+class Scope:
+    """What a gate audits: the run's as-of date and the rating year under review (rated by
+    this run: the rerate candidate's year, or the published year while it is computed; None
+    when the published year is frozen, whose overrides, class counts and churn were checked
+    when it was rated), with the class rule to recount it by."""
+
+    as_of: date
+    rating_year: int | None = None
+    # abc_ratio scaled to integers: A = round_half_up(n · ratio_a / ratio_total), B likewise.
+    ratio_a: int = 1
+    ratio_b: int = 2
+    ratio_total: int = 5
+    value_share: bool = False  # abc_method value_share: the Pareto class is the rule
+
 
 DATASETS: dict[str, str] = {
     # Every account on the published list, with what eligibility and CRM say about it.
@@ -27,45 +49,67 @@ DATASETS: dict[str, str] = {
         LEFT JOIN marts.dim_customers AS p USING (customer_id)
         ORDER BY k.customer_id
     """,
-    # Per rating year: class counts against the 1:2:2 rule, and after overrides.
+    # The year under review, recounted from its final classes, independently of the models'
+    # own counts: what the rule gives each rated customer (by its position: A = the first
+    # round_half_up(n · a / total), B the next round_half_up(n · b / total); the Pareto class
+    # with abc_method value_share), or the class of a set_class override. Stability never
+    # moves a class; watch members and overrides are reported beside the counts.
     "abc_class_counts": """
-        WITH classes AS (
+        WITH rated AS (
             SELECT
-                rating_year,
-                max(active_customers) AS active_customers,
-                max(a_count) AS expected_a,
-                max(b_count) AS expected_b,
-                count(*) FILTER (composite_class = 'A') AS actual_a,
-                count(*) FILTER (composite_class = 'B') AS actual_b,
-                count(*) FILTER (composite_class = 'C') AS actual_c
-            FROM marts.customer_abc
-            GROUP BY rating_year
+                r.customer_id, r.rank, r.final_class, r.list_status,
+                o.action, o.override_class, abc.value_share_class,
+                count(*) OVER () AS n
+            FROM marts.customer_ratings AS r
+            LEFT JOIN raw.overrides AS o ON r.override_id = o.override_id
+            LEFT JOIN marts.customer_abc AS abc
+                ON r.customer_id = abc.customer_id AND r.rating_year = abc.rating_year
+            WHERE r.rating_year = $rating_year AND r.rank IS NOT NULL
         ),
-        final AS (
+        quotas AS (
             SELECT
-                rating_year,
-                count(*) FILTER (final_class = 'A') AS final_a,
-                count(*) FILTER (final_class = 'B') AS final_b,
-                count(*) FILTER (final_class = 'C') AS final_c,
-                count(*) FILTER (override_id IS NOT NULL) AS overridden
-            FROM marts.customer_ratings
-            GROUP BY rating_year
+                *,
+                (2 * n * $ratio_a + $ratio_total) // (2 * $ratio_total) AS quota_a,
+                (2 * n * $ratio_b + $ratio_total) // (2 * $ratio_total) AS quota_b
+            FROM rated
+        ),
+        expected AS (
+            SELECT
+                *,
+                CASE
+                    WHEN action = 'set_class' THEN override_class
+                    WHEN $value_share THEN value_share_class
+                    WHEN rank <= quota_a THEN 'A'
+                    WHEN rank <= quota_a + quota_b THEN 'B'
+                    ELSE 'C'
+                END AS expected_class
+            FROM quotas
         )
         SELECT
-            classes.*,
-            classes.active_customers - classes.expected_a - classes.expected_b AS expected_c,
-            final.final_a, final.final_b, final.final_c, final.overridden
-        FROM classes LEFT JOIN final USING (rating_year)
-        ORDER BY rating_year
+            $rating_year AS rating_year,
+            max(n) AS active_customers,
+            count(*) FILTER (final_class = 'A') AS actual_a,
+            count(*) FILTER (expected_class = 'A') AS expected_a,
+            count(*) FILTER (final_class = 'B') AS actual_b,
+            count(*) FILTER (expected_class = 'B') AS expected_b,
+            count(*) FILTER (final_class = 'C') AS actual_c,
+            count(*) FILTER (expected_class = 'C') AS expected_c,
+            count(*) FILTER (action = 'set_class') AS overridden,
+            count(*) FILTER (list_status = 'watch') AS on_watch,
+            string_agg(customer_id, ', ' ORDER BY rank)
+                FILTER (final_class IS DISTINCT FROM expected_class) AS not_as_the_rule
+        FROM expected
+        HAVING count(*) > 0
     """,
-    # The override register entries that apply to the rated year.
+    # The override register entries of the year under review (expired: before the as-of date
+    # of the run that rates the year). A frozen year's overrides are history.
     "overrides": """
         SELECT
             o.override_id, o.customer_id, o.rating_year, o.action, o.override_class,
             o.reason, o.approved_by, o.approved_on, o.expires_on,
             coalesce(o.expires_on < $as_of, false) AS expired
         FROM raw.overrides AS o
-        WHERE o.rating_year IN (SELECT max(rating_year) FROM marts.customer_ratings)
+        WHERE o.rating_year = $rating_year
         ORDER BY o.override_id
     """,
     # Σ revenue in the marts against Σ net revenue of the loaded, current order lines.
@@ -97,7 +141,7 @@ ROW_KEYS = ("customer_id", "rating_year")
 
 
 def load_dataset(
-    con: duckdb.DuckDBPyConnection, name: str, as_of: date, columns: set[str] | None = None
+    con: duckdb.DuckDBPyConnection, name: str, scope: Scope, columns: set[str] | None = None
 ) -> pd.DataFrame:
     """One dataset as a pandas DataFrame (decimals as floats are fine for validation).
 
@@ -110,5 +154,5 @@ def load_dataset(
         wanted = [c for c in present if c in columns or c in ROW_KEYS]
         if wanted:
             sql = f"SELECT {', '.join(quote_identifier(c) for c in wanted)} FROM {table}"
-    parameters = {"as_of": as_of} if "$as_of" in sql else None
+    parameters = {key: value for key, value in asdict(scope).items() if f"${key}" in sql}
     return con.execute(sql, parameters).df() if parameters else con.execute(sql).df()

@@ -13,13 +13,12 @@ import os
 import threading
 import warnings
 from collections.abc import Callable
-from datetime import date
 from pathlib import Path
 from typing import Any
 
 import duckdb
 
-from kam.gate.datasets import DATASETS, load_dataset
+from kam.gate.datasets import DATASETS, Scope, load_dataset
 from kam.paths import EXPECTATIONS_DIR
 from kam.runs import SAMPLE_ROWS, CheckResult
 
@@ -86,16 +85,16 @@ def _sample(frame, indexes: list[Any]) -> list[dict[str, Any]]:
 
 
 def run_suites(
-    con: duckdb.DuckDBPyConnection, as_of: date, docs_dir: Path | None = None
+    con: duckdb.DuckDBPyConnection, scope: Scope, docs_dir: Path | None = None
 ) -> list[CheckResult]:
     """Validate every suite; one CheckResult per expectation; Data Docs into `docs_dir`."""
-    results, build_docs = validate_suites(con, as_of, docs_dir)
+    results, build_docs = validate_suites(con, scope, docs_dir)
     build_docs()
     return results
 
 
 def validate_suites(
-    con: duckdb.DuckDBPyConnection, as_of: date, docs_dir: Path | None = None
+    con: duckdb.DuckDBPyConnection, scope: Scope, docs_dir: Path | None = None
 ) -> tuple[list[CheckResult], Callable[[], None]]:
     """Validate every suite; one CheckResult per expectation, and the function that builds
     the Data Docs of the validation into `docs_dir` (the gate's answer does not wait for
@@ -120,7 +119,7 @@ def validate_suites(
         dataset = suite_spec["dataset"]
         if dataset not in frames:
             columns = checked_columns(suite_specs, dataset)
-            frames[dataset] = load_dataset(con, dataset, as_of, columns)
+            frames[dataset] = load_dataset(con, dataset, scope, columns)
         expectations = [
             ExpectationConfiguration(
                 type=e["type"], kwargs=e["kwargs"], meta=e.get("meta", {})

@@ -1,4 +1,5 @@
-"""Checks against the previously published version: list churn, freshness, volume."""
+"""Checks against history: list churn against the previous rating year, freshness and volume
+against the previously published version."""
 
 from __future__ import annotations
 
@@ -32,32 +33,39 @@ def previous_manifest(published_dir: Path) -> dict[str, Any] | None:
     return json.loads(path.read_text(encoding="utf-8"))
 
 
-def _previous_list(published_dir: Path) -> set[str] | None:
-    path = published_dir / "kam.duckdb"
-    if not path.exists():
-        return None
-    con = duckdb.connect(str(path), read_only=True)
-    try:
-        return {
-            row[0] for row in con.execute("SELECT customer_id FROM marts.key_accounts").fetchall()
-        }
-    finally:
-        con.close()
+def _listed(con: duckdb.DuckDBPyConnection, rating_year: int) -> set[str]:
+    return {
+        row[0]
+        for row in con.execute(
+            "SELECT customer_id FROM intermediate.int_customer_ratings "
+            "WHERE rating_year = ? AND list_status IS NOT NULL",
+            [rating_year],
+        ).fetchall()
+    }
 
 
 def churn_check(
-    con: duckdb.DuckDBPyConnection, published_dir: Path, bound: float, accepted: bool
+    con: duckdb.DuckDBPyConnection, rating_year: int | None, bound: float, accepted: bool
 ) -> CheckResult:
-    """Customers entering or leaving the list, as a share of the previously published list."""
-    description = f"key-account list churn against the published list at most {bound:.0%}"
-    previous = _previous_list(published_dir)
-    if not previous:
+    """Customers entering or leaving the list of the year under review, as a share of the list
+    of the year before in force (frozen where that year is rated, else computed)."""
+    description = f"key-account list churn against the previous year's list at most {bound:.0%}"
+    if rating_year is None:
         return CheckResult(
-            "list_churn_within_bound", True, description, observed="no published list"
+            "list_churn_within_bound",
+            True,
+            description,
+            observed="the published year is frozen: its churn was checked when it was rated",
         )
-    current = {
-        row[0] for row in con.execute("SELECT customer_id FROM marts.key_accounts").fetchall()
-    }
+    (previous_rated,) = con.execute(
+        "SELECT count(*) FROM intermediate.int_customer_ratings WHERE rating_year = ?",
+        [rating_year - 1],
+    ).fetchone()
+    previous = _listed(con, rating_year - 1)
+    if not previous:
+        observed = f"{rating_year - 1} has an empty list" if previous_rated else "first rated year"
+        return CheckResult("list_churn_within_bound", True, description, observed=observed)
+    current = _listed(con, rating_year)
     entered, left = sorted(current - previous), sorted(previous - current)
     churn = (len(entered) + len(left)) / len(previous)
     passed = churn <= bound or accepted

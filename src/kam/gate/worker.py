@@ -10,11 +10,11 @@ only the time: the gate then runs the suites itself.
 from __future__ import annotations
 
 import sys
-from datetime import date
 from multiprocessing.connection import Connection
 from pathlib import Path
 
 from kam.config import DuckDBSettings
+from kam.gate.datasets import Scope
 from kam.runs import CheckResult
 from kam.workers import Worker, WorkerLost, send_error
 
@@ -27,9 +27,9 @@ class SuiteWorker(Worker):
     def __init__(self, warehouse: Path, settings: DuckDBSettings) -> None:
         super().__init__(_serve, (warehouse, settings), name="kam-gx")
 
-    def __call__(self, as_of: date, docs_dir: Path | None) -> list[CheckResult]:
+    def __call__(self, scope: Scope, docs_dir: Path | None) -> list[CheckResult]:
         """The suites' results on the warehouse as it is now; the worker's error re-raised."""
-        self.ask((as_of, docs_dir))
+        self.ask((scope, docs_dir))
         kind, payload = self.receive()
         if kind == "error":
             raise payload
@@ -45,7 +45,7 @@ def _serve(connection: Connection, warehouse: Path, settings: DuckDBSettings) ->
     except BaseException as error:  # reported to the gate, which decides
         imported = error
     try:
-        as_of, docs_dir = connection.recv()
+        scope, docs_dir = connection.recv()
     except EOFError:  # the run ended before its gate
         return
     try:
@@ -56,7 +56,7 @@ def _serve(connection: Connection, warehouse: Path, settings: DuckDBSettings) ->
 
         con = connect(warehouse, settings, read_only=True)
         try:
-            results, build_docs = validate_suites(con, as_of, docs_dir=docs_dir)
+            results, build_docs = validate_suites(con, scope, docs_dir=docs_dir)
         finally:
             con.close()
     except BaseException as error:

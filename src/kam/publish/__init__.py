@@ -57,7 +57,7 @@ def _prune_versions(published_dir: Path, current: str) -> None:
 
 def _write_serving_file(config: Config, staging: Path, meta: dict[str, Any]) -> dict[str, int]:
     """The serving DuckDB file and the Parquet copies, from the warehouse's marts; `meta` gets
-    the rating year published (the latest in customer_ratings)."""
+    the rating year published (key_accounts' year, even when its list is empty)."""
     serving = staging / "kam.duckdb"
     con = duckdb.connect(str(serving))
     try:
@@ -65,7 +65,8 @@ def _write_serving_file(config: Config, staging: Path, meta: dict[str, Any]) -> 
             f"ATTACH {quote_literal(str(config.home.warehouse_path))} AS warehouse (READ_ONLY)"
         )
         meta["rating_year"] = con.execute(
-            "SELECT max(rating_year) FROM warehouse.marts.customer_ratings"
+            "SELECT max(rating_year) FROM warehouse.intermediate.int_rating_years "
+            "WHERE is_published"
         ).fetchone()[0]
         con.execute("CREATE SCHEMA marts; CREATE SCHEMA meta")
         for name in MARTS:

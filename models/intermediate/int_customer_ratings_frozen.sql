@@ -1,6 +1,7 @@
--- The frozen ratings in force: per rating year, those of its approved rating run. During
--- `kam rerate --approved-by`, the run being approved is taken as approved (var
--- candidate_run_id) so that the gate audits it before its approval is recorded.
+-- The frozen ratings in force (年度重新评级): per rating year, the rows of its approved rating
+-- run, with the metrics they were made from. During `kam rerate --approved-by`, the run being
+-- approved is taken as approved (var candidate_run_id), so that the gate audits it before its
+-- approval is recorded; it replaces its year's approved run (kam rerate --force).
 with runs as (
     select
         run_id,
@@ -23,7 +24,6 @@ with runs as (
         run_id = '{{ var("candidate_run_id", "") }}'
         or (
             status = 'approved'
-            -- the candidate replaces its year's approved run (kam rerate --force)
             and rating_year not in (
                 select candidate.rating_year from {{ source('ratings', 'rating_runs') }} as candidate
                 where candidate.run_id = '{{ var("candidate_run_id", "") }}'
@@ -37,22 +37,7 @@ frozen as (
 
 select
     frozen.run_id,
-    frozen.customer_id,
-    frozen.rating_year,
-    frozen.computed_class,
-    frozen.eligible,
-    frozen.computed_level,
-    frozen.final_class,
-    frozen.list_status,
-    frozen.level,
-    frozen.override_id,
-    frozen.change,
-    frozen.rank,
-    frozen.revenue,
-    frozen.gross_margin,
-    frozen.collections,
-    frozen.collection_rate,
-    frozen.driver,
+    {{ frozen_rating_columns('frozen') }},
     runs.rules_hash,
     runs.as_of,
     runs.approved_by,
