@@ -151,6 +151,31 @@ def test_churn_over_the_bound_blocks_unless_accepted(home):
     )
 
 
+def test_a_planted_wrong_final_class_fails_the_class_count_check(home):
+    """The class counts are recounted from the final classes, not read from the model's own
+    counts: one class-B customer of the year under review shown as A fails A and B."""
+    assert run_kam("gate", "--as-of", AS_OF, home=home).returncode == 0
+    con = duckdb.connect(str(home / "warehouse" / "kam.duckdb"))
+    (planted,) = con.execute(
+        """
+        UPDATE marts.customer_ratings SET final_class = 'A'
+        WHERE rating_year = 2025 AND customer_id = (
+            SELECT customer_id FROM marts.customer_ratings
+            WHERE rating_year = 2025 AND final_class = 'B' ORDER BY rank LIMIT 1)
+        RETURNING customer_id
+        """
+    ).fetchone()
+    con.close()
+    done = run_kam("gate", "--as-of", AS_OF, home=home)
+    assert done.returncode == 1, done.stderr
+    report = json.loads((home / "runs" / "latest" / "report.json").read_text(encoding="utf-8"))
+    failed = {c["name"]: c for c in report["checks"] if not c["passed"]}
+    assert set(failed) == {"abc_class_counts_a", "abc_class_counts_b"}
+    (sample,) = failed["abc_class_counts_a"]["samples"]
+    assert sample["actual_a"] == sample["expected_a"] + 1
+    assert sample["not_as_the_rule"] == planted
+
+
 def test_stale_data_blocks(home):
     config = yaml.safe_load((home / "kam.yml").read_text(encoding="utf-8"))
     config["gate"] = {"max_data_age_days": 7}  # data end 2025-12-31, as of 2026-01-15
@@ -213,6 +238,7 @@ def test_the_prewarmed_suites_give_the_gate_the_same_results(published_home, tmp
     from kam.config import DuckDBSettings
     from kam.db import connect
     from kam.gate import _suite_results
+    from kam.gate.datasets import Scope
     from kam.gate.expectations import run_suites
     from kam.gate.worker import SuiteWorker
 
@@ -221,11 +247,12 @@ def test_the_prewarmed_suites_give_the_gate_the_same_results(published_home, tmp
 
     warehouse = published_home / "warehouse" / "kam.duckdb"
     as_of = date.fromisoformat(AS_OF)
+    scope = Scope(as_of=as_of, rating_year=RATED_YEAR)
     con = connect(warehouse, read_only=True)
     try:
-        here = run_suites(con, as_of)
+        here = run_suites(con, scope)
         with closing(SuiteWorker(warehouse, DuckDBSettings())) as worker:
-            there = worker(as_of, tmp_path / "gx")
+            there = worker(scope, tmp_path / "gx")
         assert summary(there) == summary(here)
         assert len(here) >= 15 and all(c.passed for c in here)
         # The worker built the Data Docs where it was told, after its answer.
@@ -236,14 +263,14 @@ def test_the_prewarmed_suites_give_the_gate_the_same_results(published_home, tmp
             worker._process.join()
             said = []
             run = SimpleNamespace(as_of=as_of, directory=tmp_path / "run")
-            assert summary(_suite_results(con, run, worker, said.append)) == summary(here)
+            assert summary(_suite_results(con, run, scope, worker, said.append)) == summary(here)
             assert "worker process ended unexpectedly" in said[0]
     finally:
         con.close()
     # The worker's own error reaches the gate as it was raised.
     missing = tmp_path / "missing.duckdb"
     with closing(SuiteWorker(missing, DuckDBSettings())) as worker, pytest.raises(duckdb.Error):
-        worker(as_of, None)
+        worker(scope, None)
 
 
 def test_only_the_latest_runs_keep_their_data_docs(tmp_path):
@@ -262,7 +289,7 @@ def test_only_the_latest_runs_keep_their_data_docs(tmp_path):
 
 
 def test_the_suites_read_only_the_columns_they_check(published_home):
-    from kam.gate.datasets import load_dataset
+    from kam.gate.datasets import Scope, load_dataset
     from kam.gate.expectations import checked_columns, load_suites
 
     suites = load_suites()
@@ -279,8 +306,9 @@ def test_the_suites_read_only_the_columns_they_check(published_home):
     assert checked_columns(other, "customer_value") is None
     con = duckdb.connect(str(published_home / "warehouse" / "kam.duckdb"), read_only=True)
     try:
-        frame = load_dataset(con, "customer_abc", date.fromisoformat(AS_OF), {"abc_class", "score"})
-        everything = load_dataset(con, "customer_abc", date.fromisoformat(AS_OF))
+        scope = Scope(as_of=date.fromisoformat(AS_OF))
+        frame = load_dataset(con, "customer_abc", scope, {"abc_class", "score"})
+        everything = load_dataset(con, "customer_abc", scope)
     finally:
         con.close()
     assert set(frame.columns) == {"customer_id", "rating_year", "abc_class", "score"}

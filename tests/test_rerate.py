@@ -9,8 +9,8 @@ from pathlib import Path
 import duckdb
 import yaml
 
-from tests.conftest import AS_OF, run_kam
-from tests.helpers import copy_home, snapshot
+from tests.conftest import AS_OF, query, run_kam
+from tests.helpers import copy_home, snapshot, write_overrides
 
 
 def _published(home: Path, sql: str) -> list[tuple]:
@@ -26,9 +26,19 @@ def _rerate(home: Path, year: int, *extra: str, check: bool = True):
 
 
 def test_rating_the_years_in_order_changes_the_list_every_year(published_home, tmp_path):
+    """Onboarding five years of history after a first `kam run`: each year's list is compared
+    with the year before's (frozen by then), so no --accept-churn is needed."""
     home = copy_home(published_home, tmp_path / "home")
     for year in range(2021, 2026):
-        _rerate(home, year, "--approved-by", "Li Wei", "--accept-churn")
+        done = _rerate(home, year, "--approved-by", "Li Wei", check=False)
+        assert done.returncode == 0, (year, done.stderr)
+        report = json.loads((home / "runs" / "latest" / "report.json").read_text())
+        churn = next(c for c in report["checks"] if c["name"] == "list_churn_within_bound")
+        assert churn["passed"], (year, churn)
+        if year == 2021:
+            assert churn["observed"] == "first rated year"
+        else:
+            assert 0 < churn["observed"] <= 0.4, (year, churn)
     changes = dict(
         ((year, change), count)
         for year, change, count in _published(
@@ -37,8 +47,8 @@ def test_rating_the_years_in_order_changes_the_list_every_year(published_home, t
         )
     )
     for year in range(2022, 2026):
-        assert changes.get((year, "entered"), 0) > 0, year
-        assert changes.get((year, "left"), 0) > 0, year
+        assert changes.get((year, "entered"), 0) + changes.get((year, "left"), 0) > 0, year
+    assert sum(changes.get((year, "left"), 0) for year in range(2022, 2026)) > 0
     ratings = _published(
         home,
         "SELECT rating_year, count(DISTINCT run_id), min(rating_status), min(approved_by) "
@@ -60,6 +70,49 @@ def test_rating_the_years_in_order_changes_the_list_every_year(published_home, t
     assert (snapshot(home / "published"), snapshot(home / "warehouse")) == before
 
 
+def test_a_jump_in_one_years_list_fails_the_churn_check_against_the_year_before(
+    published_home, tmp_path
+):
+    """2023 is rated with half of its computed list excluded by (valid) overrides: against
+    the 2022 list that is more than the 40% bound, while 2022 against 2021 is within it."""
+    home = copy_home(published_home, tmp_path / "home")
+    listed = [
+        row[0]
+        for row in query(
+            home,
+            "SELECT customer_id FROM intermediate.int_key_account_status "
+            "WHERE rating_year = 2023 AND list_status IS NOT NULL ORDER BY 1",
+        )
+    ]
+    excluded = listed[: len(listed) // 2 + 1]
+    write_overrides(
+        home,
+        [
+            {
+                "customer_id": customer,
+                "rating_year": 2023,
+                "action": "exclude",
+                "reason": "planted jump",
+                "approved_by": "Li Wei",
+                "approved_on": "2024-01-10",
+                "expires_on": "2030-12-31",
+            }
+            for customer in excluded
+        ],
+    )
+    assert _rerate(home, 2022, "--approved-by", "Li Wei", check=False).returncode == 0
+    before = snapshot(home / "published")
+    done = _rerate(home, 2023, "--approved-by", "Li Wei", check=False)
+    assert done.returncode == 1, done.stderr
+    assert snapshot(home / "published") == before
+    report = json.loads((home / "runs" / "latest" / "report.json").read_text())
+    failed = {c["name"]: c for c in report["checks"] if not c["passed"]}
+    assert set(failed) == {"list_churn_within_bound"}
+    assert failed["list_churn_within_bound"]["observed"] > 0.4
+    samples = failed["list_churn_within_bound"]["samples"]
+    assert {s["change"] for s in samples} <= {"entered", "left"} and samples
+
+
 def test_a_rating_without_approver_is_pending_and_unpublished(published_home, tmp_path):
     home = copy_home(published_home, tmp_path / "home")
     before = snapshot(home / "published")
@@ -77,10 +130,23 @@ def test_a_rating_without_approver_is_pending_and_unpublished(published_home, tm
     assert frozen > 0
     # Approving publishes exactly the pending rating (nothing recomputed).
     _rerate(home, 2024, "--approved-by", "Wang Fang", "--accept-churn")
-    assert _published(home, "SELECT DISTINCT run_id, approved_by FROM marts.customer_ratings") == [
-        (pending_run, "Wang Fang")
-    ]
-    assert _published(home, "SELECT count(*) FROM marts.customer_ratings")[0][0] == frozen
+    assert _published(
+        home,
+        "SELECT DISTINCT run_id, approved_by, rating_status FROM marts.customer_ratings "
+        "WHERE rating_year = 2024",
+    ) == [(pending_run, "Wang Fang", "approved")]
+    assert (
+        _published(home, "SELECT count(*) FROM marts.customer_ratings WHERE rating_year = 2024")[0][
+            0
+        ]
+        == frozen
+    )
+    # The other closed years are shown as computed (not rated yet).
+    assert _published(
+        home,
+        "SELECT DISTINCT rating_year, rating_status, approved_by FROM marts.customer_ratings "
+        "WHERE rating_year <> 2024 ORDER BY 1",
+    ) == [(year, "computed", None) for year in (2021, 2022, 2023, 2025)]
 
 
 def test_a_rule_change_changes_the_rules_hash_and_force_supersedes(published_home, tmp_path):

@@ -43,3 +43,9 @@
         cast({{ dbt.current_timestamp() }} as date)
     {%- endif -%}
 {%- endmacro %}
+
+{#- The date of the receivables aging: var aging_as_of_date, else KAM_AGING_AS_OF_DATE (kam build
+    --aging-as-of), else empty (the latest order, invoice or payment date). -#}
+{% macro aging_as_of_date() -%}
+    {{- var('aging_as_of_date') or env_var('KAM_AGING_AS_OF_DATE', '') -}}
+{%- endmacro %}

@@ -29,10 +29,12 @@ latest_dates as (
     from latest_documents
 ),
 
+-- The aging date: `kam build/run --aging-as-of` (KAM_AGING_AS_OF_DATE), else the latest order,
+-- invoice or payment date.
 aging_date as (
     select
-        {% if var('aging_as_of_date') -%}
-            cast('{{ var("aging_as_of_date") }}' as date)
+        {% if aging_as_of_date() -%}
+            cast('{{ aging_as_of_date() }}' as date)
         {%- else -%}
             latest_date
         {%- endif %} as as_of_date

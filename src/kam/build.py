@@ -53,13 +53,17 @@ def dbt_profile_environment(config: Config) -> dict[str, str]:
 
 # A run's own settings reach dbt as environment variables, not vars: vars that change on every
 # run would stop dbt from re-using its parse of the project (partial parsing).
-RUN_ENVIRONMENT = {"as_of_date": "KAM_AS_OF_DATE", "run_id": "KAM_RUN_ID"}
+RUN_ENVIRONMENT = {
+    "as_of_date": "KAM_AS_OF_DATE",
+    "aging_as_of_date": "KAM_AGING_AS_OF_DATE",
+    "run_id": "KAM_RUN_ID",
+}
 
 
 @contextmanager
 def dbt_environment(config: Config, run_settings: dict[str, Any] | None = None):
     """Environment variables that point dbt's profile at this home's warehouse, and the run's
-    as-of date and id."""
+    as-of date, aging date and id."""
     settings = {**dbt_profile_environment(config), "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"}
     for name, variable in RUN_ENVIRONMENT.items():
         settings[variable] = str((run_settings or {}).get(name) or "")

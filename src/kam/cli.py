@@ -165,24 +165,6 @@ _full_refresh_option = click.option(
 )
 
 
-@cli.command()
-@_home_option
-@click.option(
-    "--as-of",
-    "as_of",
-    default=None,
-    metavar="YYYY-MM-DD",
-    help="The run's as-of date (default today): years ending before it are closed.",
-)
-@_full_refresh_option
-@_handles_errors
-def build(home_path: str | None, as_of: str | None, full_refresh: bool) -> None:
-    """Build the marts and run the dbt tests (dbt build) on the warehouse."""
-    from kam.pipeline import run_build_step
-
-    run_build_step(Home.resolve(home_path), as_of=as_of, full_refresh=full_refresh, echo=click.echo)
-
-
 _as_of_option = click.option(
     "--as-of",
     "as_of",
@@ -190,11 +172,41 @@ _as_of_option = click.option(
     metavar="YYYY-MM-DD",
     help="The run's as-of date (default today): rating years ending before it are closed.",
 )
+_aging_as_of_option = click.option(
+    "--aging-as-of",
+    "aging_as_of",
+    default=None,
+    metavar="YYYY-MM-DD",
+    help="The date of the receivables aging (ar_aging); default the latest order, invoice or "
+    "payment date.",
+)
 _accept_churn_option = click.option(
     "--accept-churn",
     is_flag=True,
     help="Accept a key-account list churn above the bound (the decision is recorded).",
 )
+
+
+@cli.command()
+@_home_option
+@_as_of_option
+@_aging_as_of_option
+@_full_refresh_option
+@_handles_errors
+def build(
+    home_path: str | None, as_of: str | None, aging_as_of: str | None, full_refresh: bool
+) -> None:
+    """Build the marts and run the dbt tests (dbt build) on the warehouse."""
+    from kam.pipeline import parse_date, run_pipeline
+
+    run_pipeline(
+        Home.resolve(home_path),
+        steps=("build",),
+        as_of=parse_date(as_of),
+        aging_as_of=parse_date(aging_as_of, "--aging-as-of"),
+        full_refresh=full_refresh,
+        echo=click.echo,
+    )
 
 
 @cli.command()
@@ -247,11 +259,16 @@ def publish(
 @cli.command(name="run")
 @_home_option
 @_as_of_option
+@_aging_as_of_option
 @_accept_churn_option
 @_full_refresh_option
 @_handles_errors
 def run_command(
-    home_path: str | None, as_of: str | None, accept_churn: bool, full_refresh: bool
+    home_path: str | None,
+    as_of: str | None,
+    aging_as_of: str | None,
+    accept_churn: bool,
+    full_refresh: bool,
 ) -> None:
     """ingest → build → gate → publish. Exit 1 when the gate fails (nothing published)."""
     from kam.pipeline import parse_date, print_published, run_pipeline
@@ -259,6 +276,7 @@ def run_command(
     run = run_pipeline(
         Home.resolve(home_path),
         as_of=parse_date(as_of),
+        aging_as_of=parse_date(aging_as_of, "--aging-as-of"),
         accept_churn=accept_churn,
         full_refresh=full_refresh,
         echo=click.echo,

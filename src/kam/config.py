@@ -6,12 +6,14 @@ import glob
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
 
 from kam.errors import ConfigError
 from kam.home import Home
 from kam.presets import PRESETS, preset_headers
+from kam.rules import effective_rules
 from kam.schema import SOURCES
 
 FORMATS = ("auto", "csv", "xlsx", "parquet")
@@ -30,6 +32,8 @@ SOURCE_KEYS = (
 TOP_KEYS = ("preset", "sources", "duckdb", "rules", "gate", "publish", "schedule")
 GATE_DEFAULTS = {"max_churn": 0.40, "max_volume_drop": 0.50, "max_data_age_days": None}
 DUCKDB_KEYS = ("memory_limit", "threads", "temp_directory")
+PUBLISH_KEYS = ("postgres",)
+SCHEDULE_KEYS = ("daily", "annual", "timezone")
 
 
 @dataclass(frozen=True)
@@ -216,6 +220,20 @@ def parse_config(home: Home, raw: Any) -> Config:
     for section in ("rules", "gate", "publish", "schedule"):
         if not isinstance(raw.get(section) or {}, dict):
             raise _fail(section, "expected a mapping")
+    # Every section is checked whichever command reads kam.yml: a wrong rule fails `kam ingest`
+    # as it fails `kam build`, not hours later in the first build.
+    rules = dict(raw.get("rules") or {})
+    effective_rules(rules)
+    _check_keys("publish", raw.get("publish") or {}, PUBLISH_KEYS)
+    schedule = raw.get("schedule") or {}
+    _check_keys("schedule", schedule, SCHEDULE_KEYS)
+    if "timezone" in schedule:
+        try:
+            ZoneInfo(str(schedule["timezone"]))
+        except (ZoneInfoNotFoundError, ValueError):
+            raise _fail(
+                "schedule.timezone", f"unknown time zone {schedule['timezone']!r}"
+            ) from None
     gate_raw = raw.get("gate") or {}
     _check_keys("gate", gate_raw, tuple(GATE_DEFAULTS))
     for key, value in gate_raw.items():
@@ -226,7 +244,7 @@ def parse_config(home: Home, raw: Any) -> Config:
         gate=GateSettings(**{**GATE_DEFAULTS, **gate_raw}),
         sources=sources,
         duckdb=settings,
-        rules=dict(raw.get("rules") or {}),
+        rules=rules,
         publish=dict(raw.get("publish") or {}),
         schedule=dict(raw.get("schedule") or {}),
     )

@@ -29,13 +29,13 @@ Echo = Callable[[str], None]
 STEPS = ("ingest", "build", "gate", "publish")
 
 
-def parse_date(text: str | None) -> date | None:
+def parse_date(text: str | None, option: str = "--as-of") -> date | None:
     if text is None:
         return None
     try:
         return date.fromisoformat(text)
     except ValueError:
-        raise ConfigError(f"--as-of {text}: expected a date like 2026-01-15") from None
+        raise ConfigError(f"{option} {text}: expected a date like 2026-01-15") from None
 
 
 def _describe(batch: BatchResult) -> str:
@@ -106,14 +106,23 @@ def build_step(
     select: str | None = None,
     extra_vars: dict[str, Any] | None = None,
     full_refresh: bool = False,
+    aging_as_of: date | None = None,
 ) -> None:
-    """dbt build (or the part of it downstream of `select`); a failing node fails the run."""
+    """dbt build (or the part of it downstream of `select`); a failing node fails the run.
+    `aging_as_of`: the date of the receivables aging (default the latest document date)."""
     # The steps import what they need: `kam ingest` does not load dbt, GX or pandas.
     from kam.build import run_build
     from kam.gate import dbt_results_check
 
     started = time.monotonic()
-    run_vars = {"as_of_date": run.as_of.isoformat(), "run_id": run.run_id, **(extra_vars or {})}
+    run_vars = {
+        "as_of_date": run.as_of.isoformat(),
+        "aging_as_of_date": aging_as_of.isoformat() if aging_as_of else None,
+        "run_id": run.run_id,
+        **(extra_vars or {}),
+    }
+    if aging_as_of:
+        run.facts["aging_as_of"] = aging_as_of.isoformat()
     build = run_build(
         config, run_vars=run_vars, select=select, full_refresh=full_refresh, echo=echo
     )
@@ -229,6 +238,7 @@ def run_pipeline(
     sources: list[str] | None = None,
     postgres_dsn: str | None = None,
     full_refresh: bool = False,
+    aging_as_of: date | None = None,
     echo: Echo = print,
 ) -> Run:
     """Run some steps of ingest → build → gate → publish as one run with one report."""
@@ -246,7 +256,7 @@ def run_pipeline(
         if "build" in steps and "gate" in steps:  # started after the ingest, which uses every core
             suites = stack.enter_context(prewarmed_suites(config))
         if "build" in steps:
-            build_step(config, run, echo, full_refresh=full_refresh)
+            build_step(config, run, echo, full_refresh=full_refresh, aging_as_of=aging_as_of)
         staged = None
         if "publish" in steps:  # the gate mostly waits on its worker process meanwhile
             staged = stack.enter_context(staged_during_gate(config, run))
@@ -260,15 +270,6 @@ def run_pipeline(
 def run_ingest(home: Home, *, sources: list[str] | None = None, echo: Echo = print) -> Run:
     """`kam ingest`: load the inbox as a run of its own."""
     return run_pipeline(home, steps=("ingest",), sources=sources, echo=echo)
-
-
-def run_build_step(
-    home: Home, *, as_of: str | None = None, full_refresh: bool = False, echo: Echo = print
-) -> Run:
-    """`kam build`: dbt build on the home's warehouse as a run of its own."""
-    return run_pipeline(
-        home, steps=("build",), as_of=parse_date(as_of), full_refresh=full_refresh, echo=echo
-    )
 
 
 def print_published(run: Run, echo: Echo) -> None:

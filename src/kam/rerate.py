@@ -22,7 +22,7 @@ from kam.db import connect
 from kam.errors import ConfigError, KamError
 from kam.home import Home
 from kam.pipeline import build_step, gate_step, prewarmed_suites, publish_step, recorded_run
-from kam.rules import effective_rules
+from kam.rules import RUN_VARS, effective_rules
 from kam.runs import Run
 from kam.version import code_version
 from kam.warehouse import FROZEN_RATING_COLUMNS
@@ -79,7 +79,7 @@ def _freeze(config: Config, run: Run, year: int, supersedes: list[str]) -> int:
     each source, the frozen runs of other years it was rated against, the override register."""
     columns = [name for name, _ in FROZEN_RATING_COLUMNS if name != "run_id"]
     now = datetime.now(UTC).replace(tzinfo=None)
-    rules = effective_rules(config.rules)
+    rules = {k: v for k, v in effective_rules(config.rules).items() if k not in RUN_VARS}
     con = connect(config.home.warehouse_path, config.duckdb)
     try:
         con.execute("BEGIN TRANSACTION")

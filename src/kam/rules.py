@@ -14,6 +14,7 @@ from kam.paths import DBT_PROJECT_DIR
 
 # Vars that describe a run rather than a rule: not settable in kam.yml, not in the hash.
 RUN_VARS = ("as_of_date", "aging_as_of_date")
+RUN_OPTIONS = {"as_of_date": "--as-of", "aging_as_of_date": "--aging-as-of"}
 # Rules with a closed set of values.
 CHOICES = {"abc_method": ("composite", "value_share"), "rate_at": ("customer",)}
 # Values of PRODUCT.md that kam does not implement yet: refused rather than ignored.
@@ -31,6 +32,11 @@ def effective_rules(overrides: dict[str, Any]) -> dict[str, Any]:
     """Defaults with kam.yml's `rules:` applied; an unknown rule is a config error."""
     defaults = rule_defaults()
     for key, value in overrides.items():
+        if key in RUN_VARS:
+            raise ConfigError(
+                f"kam.yml: rules.{key}: a setting of each run, not a rule "
+                f"(kam build/run {RUN_OPTIONS[key]})"
+            )
         if key not in defaults:
             known = ", ".join(k for k in defaults if k not in RUN_VARS)
             raise ConfigError(f"kam.yml: rules.{key}: unknown rule (known rules: {known})")

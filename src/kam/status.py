@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from kam.db import connect
+from kam.errors import KamError
 from kam.home import Home
 
 BATCH_FIELDS = (
@@ -25,6 +26,8 @@ BATCH_FIELDS = (
 
 def collect_status(home: Home) -> dict[str, Any]:
     """Batches and per-source totals; empty lists when nothing has been loaded."""
+    if not home.root.is_dir():
+        raise KamError(f"{home.root}: no such kam home (kam init creates one)")
     report: dict[str, Any] = {"home": str(home.root), "sources": [], "batches": []}
     if not home.warehouse_path.exists():
         return report

@@ -24,7 +24,7 @@ from kam.config import Config, load_config
 from kam.db import connect, quote_literal
 from kam.errors import EXIT_GATE_FAILED, KamError
 from kam.home import Home
-from kam.rules import rule_defaults
+from kam.rules import RUN_VARS, rule_defaults
 from kam.runs import SAMPLE_ROWS, CheckResult, Run
 from kam.schema import SOURCES
 from kam.version import code_version
@@ -181,9 +181,9 @@ def verify_rating(config: Config, year: int, echo: Echo = print) -> RatingRecord
     scratch = Home(config.home.work_dir / f"verify-{record.run_id}")
     shutil.rmtree(scratch.root, ignore_errors=True)
     scratch.ensure()
-    known = rule_defaults()
+    known = set(rule_defaults()) - set(RUN_VARS)
     rules = {key: value for key, value in record.rules.items() if key in known}
-    dropped = sorted(set(record.rules) - set(rules))
+    dropped = sorted(set(record.rules) - set(rules) - set(RUN_VARS))
     if dropped:
         echo(f"verify: rules this code no longer knows are left out: {', '.join(dropped)}")
     scratch_config = Config(home=scratch, sources={}, duckdb=config.duckdb, rules=rules)
