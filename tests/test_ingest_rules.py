@@ -200,13 +200,19 @@ def test_a_wrong_key_in_kam_yml_is_one_line_exit_2(tmp_path):
     assert done.returncode == 2 and "sources.orders.columns.order_no: unknown column" in done.stderr
 
 
-def test_malformed_lines_are_quarantined_and_counted(tmp_path):
+def test_a_line_with_too_many_fields_is_quarantined_and_counted(tmp_path):
     home = make_home(tmp_path)
     write(home, "a.csv", HEADER + "SO1,2024-03-05,00123,1,5,\nSO2,2024-03-05,00124,1,5,,,extra\n")
     run_kam("ingest", home=home, check=True)
     assert batches(home) == [("a.csv", "loaded", 2, 1, 1)]
-    (reason,) = query(home, "SELECT reason FROM raw.quarantine")[0]
-    assert reason.startswith("malformed line 3")
+    ((row_number, reason, raw_values),) = query(
+        home, "SELECT row_number, reason, raw_values FROM raw.quarantine"
+    )
+    assert (row_number, reason) == (2, "wrong field count")
+    assert json.loads(raw_values) == {
+        "line": 3,
+        "fields": ["SO2", "2024-03-05", "00124", "1", "5", "", "", "extra"],
+    }
 
 
 def test_the_same_content_twice_in_one_run_loads_once(tmp_path):
