@@ -12,7 +12,6 @@ from __future__ import annotations
 import codecs
 import csv
 import hashlib
-import io
 import json
 import os
 import re
@@ -258,15 +257,15 @@ def prepare_csv(
     options = (needed, delimiter, header_row, work_dir, tolerant)
     try:
         return _decode_pass(source_path, chosen, *options)
-    except UnicodeDecodeError as error:
+    except Undecodable as error:
         if encoding == "auto" and chosen == "utf-8" and sample.isascii():
             try:  # an ASCII start said nothing about the encoding of the rest
                 return _decode_pass(source_path, "gb18030", *options)
-            except UnicodeDecodeError:
+            except Undecodable:
                 pass
         raise InputError(
-            f"{name}: undecodable as {chosen} at byte {error.start} of a chunk "
-            f"({error.reason}); set the source's encoding in kam.yml"
+            f"{name}: undecodable as {chosen} at byte {error.offset} ({error.reason}); "
+            "set the source's encoding in kam.yml"
         ) from None
 
 
@@ -274,19 +273,48 @@ def _codec(encoding: str) -> str:
     return PYTHON_CODECS.get(encoding, encoding)
 
 
+class Undecodable(Exception):
+    """Bytes of a file that its encoding cannot decode, from byte `offset` of the file on."""
+
+    def __init__(self, offset: int, reason: str) -> None:
+        super().__init__(f"at byte {offset}: {reason}")
+        self.offset, self.reason = offset, reason
+
+
 def _decoded_chunks(path: Path, encoding: str) -> Iterator[str]:
-    """The file's text in chunks, decoded strictly (UnicodeDecodeError on a bad byte).
+    """The file's text in chunks, decoded strictly (Undecodable on a bad byte).
 
     The first chunks are small: the header is usually found in them, and a file DuckDB reads
     as it is needs no more decoding.
     """
     decoder = codecs.getincrementaldecoder(_codec(encoding))("strict")
     size = SNIFF_BYTES
+    read = 0
     with open(path, "rb") as handle:
-        while chunk := handle.read(size):
-            yield decoder.decode(chunk)
+        while True:
+            chunk = handle.read(size)
+            read += len(chunk)
+            try:
+                yield decoder.decode(chunk, final=not chunk)
+            except UnicodeDecodeError as error:
+                # The decoder's input ends where the file has been read to.
+                raise Undecodable(read - len(error.object) + error.start, error.reason) from None
+            if not chunk:
+                return
             size = min(size * 2, CHUNK_BYTES)
-    yield decoder.decode(b"", final=True)
+
+
+def _text_lines(chunks: Iterable[str]) -> Iterator[str]:
+    """The lines of a text given in chunks, ends kept (see _physical_lines)."""
+    pending = ""
+    for chunk in chunks:
+        lines = _physical_lines(pending + chunk)
+        pending = lines.pop()
+        if not pending and lines and lines[-1].endswith("\r"):
+            pending = lines.pop()  # its LF may start the next chunk
+        yield from lines
+    if pending:
+        yield pending
 
 
 def _decode_pass(
@@ -352,13 +380,12 @@ def _write_tolerant(
     rows = 0  # data rows written: the row number DuckDB gives the last one
     misfits = 0
     with (
-        open(source_path, "rb") as raw,
-        io.TextIOWrapper(raw, encoding=_codec(encoding), newline="") as text,
         open(copy_path, "w", encoding="utf-8", newline="") as out,
         open(misfits_path, "w", encoding="utf-8") as aside,
     ):
         writer = csv.writer(out, delimiter=header.delimiter, lineterminator="\n")
-        records = _records(_without_bom(text), header.delimiter)
+        lines = _text_lines(_decoded_chunks(source_path, encoding))
+        records = _records(_without_bom(lines), header.delimiter)
         for index, (line, fields) in enumerate(records):
             if index < header.record_index or fields == []:
                 continue
