@@ -13,34 +13,16 @@ import time
 from decimal import Decimal
 from pathlib import Path
 
-import yaml
-
 from tests.conftest import query, run_kam
+from tests.helpers import batches, make_home
 
 HEADER = "订单编号,下单日期,客户编码,数量,单价,订单状态\n"
-
-
-def make_home(tmp_path: Path, sources: dict | None = None, **top) -> Path:
-    home = tmp_path / "home"
-    (home / "inbox" / "orders").mkdir(parents=True)
-    document = {"preset": "zh_erp", "sources": sources or {"orders": {"path": "inbox/orders/*"}}}
-    document.update(top)
-    (home / "kam.yml").write_text(yaml.safe_dump(document, allow_unicode=True), encoding="utf-8")
-    return home
 
 
 def write(home: Path, name: str, text: str, encoding: str = "utf-8") -> Path:
     path = home / "inbox" / "orders" / name
     path.write_bytes(text.encode(encoding))
     return path
-
-
-def batches(home: Path) -> list[tuple]:
-    return query(
-        home,
-        "SELECT file_name, status, rows_read, rows_loaded, rows_quarantined FROM raw.batches "
-        "ORDER BY batch_id",
-    )
 
 
 def test_status_on_an_empty_home_prints_empty_lists(tmp_path):
