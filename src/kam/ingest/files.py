@@ -38,9 +38,13 @@ FORMAT_BY_EXTENSION = {
 }
 HEADER_TRIM = " \t\r\n\u3000\ufeff\u00a0"
 PYTHON_CODECS = {"utf-8": "utf-8", "utf-8-sig": "utf-8-sig", "gb18030": "gb18030", "gbk": "gb18030"}
-# A field longer than this (characters) is a quote never closed: the csv module gives up on
-# its record, which is set aside, and reads on from the next line.
-FIELD_LIMIT = 16 * 1024 * 1024
+# A record longer than this (characters) is set aside, not read: a quote never closed runs on
+# until the csv module gives up on the field, and DuckDB reads no line of 2 MB or more
+# (256 Ki characters are at most 1 MiB in UTF-8, quotes doubled included).
+RECORD_LIMIT = 256 * 1024
+# The line end of a tolerant copy: the csv module quotes a field holding any of its characters,
+# so a CR inside a cell cannot end a line there.
+COPY_LINE_END = "\r\n"
 # A line ends at LF, CRLF or a lone CR (old Mac exports); files may mix them.
 _LINE_END = re.compile(r"(?<=\n)|(?<=\r)(?!\n)")
 
@@ -150,10 +154,11 @@ def _physical_lines(text: str) -> list[str]:
 def _records(lines: Iterable[str], delimiter: str) -> Iterator[tuple[int, list[str] | None]]:
     """Each CSV record of `lines` with the 1-based line it starts on.
 
-    A blank line is an empty record; a record the csv module gives up on (a field over
-    FIELD_LIMIT) is None, and the next record starts on the following line.
+    A blank line is an empty record; a record longer than RECORD_LIMIT is None (when its
+    field is the longer, the csv module gives up on it and the next record starts on the
+    following line).
     """
-    csv.field_size_limit(FIELD_LIMIT)
+    csv.field_size_limit(RECORD_LIMIT)
     reader = csv.reader(lines, delimiter=delimiter)
     while True:
         line = reader.line_num + 1
@@ -162,6 +167,8 @@ def _records(lines: Iterable[str], delimiter: str) -> Iterator[tuple[int, list[s
         except StopIteration:
             return
         except csv.Error:
+            fields = None
+        if fields is not None and sum(map(len, fields)) > RECORD_LIMIT:
             fields = None
         yield line, fields
 
@@ -373,9 +380,10 @@ def _write_tolerant(
     """Rewrite a CSV from its header on as one DuckDB reads exactly; return the records set aside.
 
     The csv module splits the records: a line may end in LF, CRLF or CR, a quoted cell keeps
-    its line breaks as they are. The copy has LF line ends and, per data record, either its
-    fields or (for a record whose field count is not the header's) empty fields, the record
-    itself going to `misfits_path` with its row number. Blank records are not rows.
+    its line breaks as they are. The copy has COPY_LINE_END line ends and, per data record,
+    either its fields or (for a record whose field count is not the header's, or one too long)
+    empty fields, the record itself going to `misfits_path` with its row number. Blank
+    records are not rows.
     """
     rows = 0  # data rows written: the row number DuckDB gives the last one
     misfits = 0
@@ -383,7 +391,7 @@ def _write_tolerant(
         open(copy_path, "w", encoding="utf-8", newline="") as out,
         open(misfits_path, "w", encoding="utf-8") as aside,
     ):
-        writer = csv.writer(out, delimiter=header.delimiter, lineterminator="\n")
+        writer = csv.writer(out, delimiter=header.delimiter, lineterminator=COPY_LINE_END)
         lines = _text_lines(_decoded_chunks(source_path, encoding))
         records = _records(_without_bom(lines), header.delimiter)
         for index, (line, fields) in enumerate(records):

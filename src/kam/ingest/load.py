@@ -341,9 +341,9 @@ def _stage_quarantine(
 ) -> tuple[int, int]:
     """Quarantined rows with their raw values, in file order; return (loaded, quarantined).
 
-    A CSV record whose field count is not the header's keeps its line number and fields: its
-    fields cannot be told apart by column. A footer (共 25 条记录) is a summary row whatever
-    its field count.
+    A CSV record whose field count is not the header's keeps its line number and its fields,
+    which cannot be told apart by column (a record too long to read, its line number only).
+    A footer (共 25 条记录) is a summary row whatever its field count.
     """
     raw_struct = ", ".join(
         f"{quote_identifier(n)} := src.{quote_identifier(n)}" for n in table.columns
@@ -362,7 +362,7 @@ def _stage_quarantine(
             f"""
             INSERT INTO {quarantine}
             SELECT row_number,
-                   CASE WHEN fields IS NULL THEN 'field too long'
+                   CASE WHEN fields IS NULL THEN 'row too long'
                         WHEN list_bool_or(list_transform(fields, lambda f: {_is_summary("f")}))
                         THEN 'summary row'
                         ELSE 'wrong field count' END,

@@ -17,6 +17,7 @@ import pyarrow as pa
 from kam.db import quote_identifier, quote_literal
 from kam.errors import InputError
 from kam.ingest.files import (
+    COPY_LINE_END,
     TextFile,
     clean_header,
     find_header_rows,
@@ -99,9 +100,8 @@ def read_csv(
         _remove_copy(path, text)
     text = prepare_csv(path, **options, tolerant=True)
     try:
-        _read_csv_file(
-            con, path, text, dict.fromkeys(unique_names(list(text.header.headers)), "VARCHAR")
-        )
+        names = unique_names(list(text.header.headers))
+        _read_csv_file(con, path, text, dict.fromkeys(names, "VARCHAR"), COPY_LINE_END)
         if text.misfits is not None:
             con.execute(
                 "CREATE TEMP TABLE src_misfits AS SELECT * FROM read_json("
@@ -134,13 +134,20 @@ def _remove_copy(path: Path, text: TextFile) -> None:
 
 
 def _read_csv_file(
-    con: duckdb.DuckDBPyConnection, path: Path, text: TextFile, column_types: dict[str, str]
+    con: duckdb.DuckDBPyConnection,
+    path: Path,
+    text: TextFile,
+    column_types: dict[str, str],
+    new_line: str | None = None,
 ) -> None:
     columns = (
         "{"
         + ", ".join(f"{quote_literal(n)}: {quote_literal(t)}" for n, t in column_types.items())
         + "}"
     )
+    # DuckDB takes the line end escaped: '\r\n'.
+    escaped = new_line.encode("unicode_escape").decode() if new_line else None
+    line_end = f", new_line = {quote_literal(escaped)}" if escaped else ""
     try:
         con.execute("DROP TABLE IF EXISTS src_misfits")
         con.execute(
@@ -150,6 +157,7 @@ def _read_csv_file(
                 {quote_literal(str(text.path))},
                 header = true, auto_detect = false, columns = {columns},
                 delim = {quote_literal(text.header.delimiter)}, quote = '"', escape = '"'
+                {line_end}
             )
             """
         )
