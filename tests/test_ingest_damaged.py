@@ -168,6 +168,23 @@ CASES = [
         {"SO0003": "王芳\r\n华东一部", "SO0008": "张伟\n华南二部"},
     ),
     (
+        # A mixed file, which DuckDB's reader refuses, with a CR, a CRLF and a LF in cells
+        "CRLF and LF mixed, quoted cells with CR, CRLF and LF",
+        export(
+            edited(
+                {
+                    3: with_rep(3, "王芳\r华东一部"),
+                    8: with_rep(8, "张伟\r\n华南二部"),
+                    13: with_rep(13, "李强\n华北"),
+                }
+            ),
+            ends=("\r\n", "\n"),
+        ),
+        25,
+        [],
+        {"SO0003": "王芳\r华东一部", "SO0008": "张伟\r\n华南二部", "SO0013": "李强\n华北"},
+    ),
+    (
         # Excel's Alt+Enter is a bare LF inside the quoted cell, the lines end in CRLF
         "Excel: a BOM, CRLF, quoted cells with a bare LF",
         "\ufeff"
@@ -211,14 +228,15 @@ def test_a_damaged_export_loads_its_undamaged_rows(
 
 
 def test_a_quote_never_closed_is_set_aside_and_reading_goes_on(tmp_path, monkeypatch):
-    # A field over the limit ends its record: here the last line, its quote never closed.
-    monkeypatch.setattr(files, "FIELD_LIMIT", 200)
+    # A record over the limit is set aside: here the one of the last line, whose quote is
+    # never closed (its field would run to the end of a larger file).
+    monkeypatch.setattr(files, "RECORD_LIMIT", 200)
     last = (*ROWS[24][:4], "不锈钢螺栓 M25" + "x" * 300, *ROWS[24][5:])
     text = export(ROWS[:24]) + csv_line(last).replace("不锈钢", '"不锈钢', 1) + "\r\n"
     home = load(tmp_path, text, "gb18030")
     assert batches(home) == [("export.csv", "loaded", 25, 24, 1)]
     assert query(home, "SELECT row_number, reason, raw_values FROM raw.quarantine") == [
-        (25, "field too long", '{"line":26,"fields":null}')
+        (25, "row too long", '{"line":26,"fields":null}')
     ]
 
 
@@ -317,14 +335,27 @@ DAMAGE = {
     lambda rng, data: _insert(rng, data, "\ufeff".encode()): 1,
     lambda rng, data: _insert(rng, data, b"\x00"): 1,
     _mixed_line_ends: 2,
+    lambda rng, data: _insert(rng, data, rng.choice([b"\r", b"\n", b"\r\n"])): 1,
 }
+
+
+UNREADABLE = (
+    "the file is empty",
+    "no header row",
+    "binary data",
+    "cannot be decoded as",
+    "undecodable as",
+    "not found in the header",
+)
+# 8 rows of the export, two with a line break in a quoted cell.
+FUZZED_ROWS = edited({3: with_rep(3, "王芳\r华东一部"), 6: with_rep(6, "张伟\n华南二部")})[:8]
 
 
 def mutation(index: int) -> bytes:
     """The export, in a random encoding, damaged 1 to 3 times (the same bytes for an index)."""
     rng = random.Random(f"kam-fuzz-{index}")
     encoding = rng.choice(["gb18030", "gb18030", "utf-8", "utf-8", "utf-8-sig", "utf-16"])
-    data = export(ROWS[:8]).encode(encoding)
+    data = export(FUZZED_ROWS).encode(encoding)
     for _ in range(rng.randint(1, 3)):
         (damage,) = rng.choices(list(DAMAGE), weights=list(DAMAGE.values()))
         data = damage(rng, data)
@@ -342,9 +373,10 @@ def test_a_randomly_damaged_export_loads_accounted_for_or_is_rejected_in_one_lin
         "(SELECT count(*) FROM raw.orders), (SELECT count(*) FROM raw.quarantine) "
         "FROM raw.batches AS b",
     )
-    if batch.status == "rejected":
+    if batch.status == "rejected":  # for what it is made of, never for its shape
         assert batch.message.startswith("export.csv: ")
         assert "\n" not in batch.message and "\r" not in batch.message
+        assert any(problem in batch.message for problem in UNREADABLE), batch.message
         assert counts == [(0, 0, 0, 0, 0)]
     else:
         assert batch.status == "loaded"
