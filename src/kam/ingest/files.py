@@ -224,6 +224,14 @@ def find_csv_header(
     raise first_error
 
 
+class Undecodable(Exception):
+    """Bytes of a file that its encoding cannot decode, from byte `offset` of the file on."""
+
+    def __init__(self, offset: int, reason: str) -> None:
+        super().__init__(f"at byte {offset}: {reason}")
+        self.offset, self.reason = offset, reason
+
+
 @dataclass(frozen=True)
 class TextFile:
     """A CSV ready for DuckDB: UTF-8, no BOM, starting at its header line.
@@ -278,14 +286,6 @@ def prepare_csv(
 
 def _codec(encoding: str) -> str:
     return PYTHON_CODECS.get(encoding, encoding)
-
-
-class Undecodable(Exception):
-    """Bytes of a file that its encoding cannot decode, from byte `offset` of the file on."""
-
-    def __init__(self, offset: int, reason: str) -> None:
-        super().__init__(f"at byte {offset}: {reason}")
-        self.offset, self.reason = offset, reason
 
 
 def _decoded_chunks(path: Path, encoding: str) -> Iterator[str]:
