@@ -13,34 +13,16 @@ import time
 from decimal import Decimal
 from pathlib import Path
 
-import yaml
-
 from tests.conftest import query, run_kam
+from tests.helpers import batches, make_home
 
 HEADER = "订单编号,下单日期,客户编码,数量,单价,订单状态\n"
-
-
-def make_home(tmp_path: Path, sources: dict | None = None, **top) -> Path:
-    home = tmp_path / "home"
-    (home / "inbox" / "orders").mkdir(parents=True)
-    document = {"preset": "zh_erp", "sources": sources or {"orders": {"path": "inbox/orders/*"}}}
-    document.update(top)
-    (home / "kam.yml").write_text(yaml.safe_dump(document, allow_unicode=True), encoding="utf-8")
-    return home
 
 
 def write(home: Path, name: str, text: str, encoding: str = "utf-8") -> Path:
     path = home / "inbox" / "orders" / name
     path.write_bytes(text.encode(encoding))
     return path
-
-
-def batches(home: Path) -> list[tuple]:
-    return query(
-        home,
-        "SELECT file_name, status, rows_read, rows_loaded, rows_quarantined FROM raw.batches "
-        "ORDER BY batch_id",
-    )
 
 
 def test_status_on_an_empty_home_prints_empty_lists(tmp_path):
@@ -200,13 +182,19 @@ def test_a_wrong_key_in_kam_yml_is_one_line_exit_2(tmp_path):
     assert done.returncode == 2 and "sources.orders.columns.order_no: unknown column" in done.stderr
 
 
-def test_malformed_lines_are_quarantined_and_counted(tmp_path):
+def test_a_line_with_too_many_fields_is_quarantined_and_counted(tmp_path):
     home = make_home(tmp_path)
     write(home, "a.csv", HEADER + "SO1,2024-03-05,00123,1,5,\nSO2,2024-03-05,00124,1,5,,,extra\n")
     run_kam("ingest", home=home, check=True)
     assert batches(home) == [("a.csv", "loaded", 2, 1, 1)]
-    (reason,) = query(home, "SELECT reason FROM raw.quarantine")[0]
-    assert reason.startswith("malformed line 3")
+    ((row_number, reason, raw_values),) = query(
+        home, "SELECT row_number, reason, raw_values FROM raw.quarantine"
+    )
+    assert (row_number, reason) == (2, "wrong field count")
+    assert json.loads(raw_values) == {
+        "line": 3,
+        "fields": ["SO2", "2024-03-05", "00124", "1", "5", "", "", "extra"],
+    }
 
 
 def test_the_same_content_twice_in_one_run_loads_once(tmp_path):

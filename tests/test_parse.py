@@ -8,7 +8,7 @@ from decimal import Decimal
 import duckdb
 import pytest
 
-from kam.ingest.parse import install_macros
+from kam.ingest.parse import SUMMARY_PATTERN, install_macros
 
 
 @pytest.fixture(scope="module")
@@ -108,3 +108,27 @@ def test_booleans(con, text, expected):
 )
 def test_integers(con, text, expected):
     assert _one(con, "SELECT kam_integer(kam_clean(kam_fold(?)))", text) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("合计", True),
+        ("  总计：", True),
+        ("小计 (华东)", True),
+        ("共计 12,345.00", True),
+        ("共 25 条记录", True),
+        ("共25条", True),
+        ("\u3000共 ２５ 条记录", True),
+        ("Total", True),
+        ("Grand Total:", True),
+        ("subtotal", True),
+        ("公共 25 条", False),  # 共 inside a word
+        ("共享单车", False),
+        ("Total Parts Ltd", False),  # a customer's name
+        ("SO0025", False),
+    ],
+)
+def test_summary_rows(con, text, expected):
+    matches = con.execute("SELECT regexp_matches(?, ?, 'i')", [text, SUMMARY_PATTERN])
+    assert matches.fetchone()[0] is expected

@@ -2,7 +2,9 @@
 
 Text files are decoded strictly in streamed chunks. Files that DuckDB cannot read as they
 are (not UTF-8, a BOM, lines above the header) are rewritten in the same pass to a UTF-8
-copy that starts at the header line.
+copy that starts at the header line. A file whose shape DuckDB's reader refuses (mixed line
+ends, a record with the wrong field count, ...) is rewritten by the tolerant pass instead:
+one record a line, each with the header's field count, the others set aside.
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ from __future__ import annotations
 import codecs
 import csv
 import hashlib
-import io
+import json
 import os
 import re
 import threading
@@ -36,6 +38,15 @@ FORMAT_BY_EXTENSION = {
 }
 HEADER_TRIM = " \t\r\n\u3000\ufeff\u00a0"
 PYTHON_CODECS = {"utf-8": "utf-8", "utf-8-sig": "utf-8-sig", "gb18030": "gb18030", "gbk": "gb18030"}
+# A record longer than this (characters) is set aside, not read: a quote never closed runs on
+# until the csv module gives up on the field, and DuckDB reads no line of 2 MB or more
+# (256 Ki characters are at most 1 MiB in UTF-8, quotes doubled included).
+RECORD_LIMIT = 256 * 1024
+# The line end of a tolerant copy: the csv module quotes a field holding any of its characters,
+# so a CR inside a cell cannot end a line there.
+COPY_LINE_END = "\r\n"
+# A line ends at LF, CRLF or a lone CR (old Mac exports); files may mix them.
+_LINE_END = re.compile(r"(?<=\n)|(?<=\r)(?!\n)")
 
 
 def header_key(name: object) -> str:
@@ -95,6 +106,7 @@ class HeaderMatch:
     delimiter: str
     line_index: int  # 0-based index of the header among the physical lines
     headers: tuple[str, ...]
+    record_index: int = 0  # 0-based index of the header among the CSV records (blank lines too)
 
 
 def _missing(headers: Iterable[str], needed: dict[str, str]) -> list[str]:
@@ -135,27 +147,46 @@ def _quoted(headers: list[str], needed: dict[str, str]) -> str:
 
 
 def _physical_lines(text: str) -> list[str]:
-    """Lines split on '\\n' only, ends kept (as the csv module counts them)."""
-    return re.split(r"(?<=\n)", text)
+    """Lines split after LF, CRLF or a lone CR, ends kept (as the csv module counts them)."""
+    return _LINE_END.split(text)
 
 
-def _sniff_rows(text: str, delimiter: str) -> tuple[list[list[str]], list[int]]:
-    """The first rows of `text` and the physical line each starts on (blank lines kept)."""
+def _records(lines: Iterable[str], delimiter: str) -> Iterator[tuple[int, list[str] | None]]:
+    """Each CSV record of `lines` with the 1-based line it starts on.
+
+    A blank line is an empty record; a record longer than RECORD_LIMIT is None (when its
+    field is the longer, the csv module gives up on it and the next record starts on the
+    following line).
+    """
+    csv.field_size_limit(RECORD_LIMIT)
+    reader = csv.reader(lines, delimiter=delimiter)
+    while True:
+        line = reader.line_num + 1
+        try:
+            fields = next(reader)
+        except StopIteration:
+            return
+        except csv.Error:
+            fields = None
+        if fields is not None and sum(map(len, fields)) > RECORD_LIMIT:
+            fields = None
+        yield line, fields
+
+
+def _sniff_rows(text: str, delimiter: str, complete: bool) -> tuple[list[list[str]], list[int]]:
+    """The first rows of `text` and the physical line each starts on (blank lines kept).
+
+    Unless `complete` (the whole file), the last line may be cut mid-row and is left out.
+    """
     lines = _physical_lines(text)
-    if lines and not text.endswith(("\n", "\r")):
-        lines = lines[:-1]  # may be cut mid-row
-    reader = csv.reader(io.StringIO("".join(lines[:200])), delimiter=delimiter)
+    if lines and not complete and not text.endswith(("\n", "\r")):
+        lines = lines[:-1]
     rows, starts = [], []
-    line = 0
-    try:
-        for row in reader:
-            starts.append(line)
-            rows.append(row)
-            line = reader.line_num
-            if len(rows) >= HEADER_SEARCH_ROWS + 1:
-                break
-    except csv.Error:
-        pass
+    for line, fields in _records(lines[:200], delimiter):
+        if fields is None or len(rows) > HEADER_SEARCH_ROWS:
+            break
+        starts.append(line - 1)
+        rows.append(fields)
     return rows, starts
 
 
@@ -165,37 +196,56 @@ def find_csv_header(
     delimiter: str | None,
     header_row: int | None,
     name: str,
+    complete: bool = False,
 ) -> HeaderMatch:
-    """Delimiter and header line of a CSV from its first decoded characters."""
+    """Delimiter and header line of a CSV from its first decoded characters.
+
+    `complete`: `text` is the whole file.
+    """
     candidates = (delimiter,) if delimiter else CANDIDATE_DELIMITERS
     first_error: InputError | None = None
     for candidate in candidates:
-        rows, starts = _sniff_rows(text, candidate)
+        rows, starts = _sniff_rows(text, candidate, complete)
         if not rows:
-            raise InputError(f"{name}: the file is empty (no header row)")
+            if not text.strip(HEADER_TRIM):
+                raise InputError(f"{name}: the file is empty (no header row)")
+            raise InputError(
+                f"{name}: no header row: the first {len(text)} characters hold no complete "
+                "line (not a text export?)"
+            )
         try:
             index = find_header_rows(rows, needed, header_row, name)
         except InputError as error:
             first_error = first_error or error
             continue
         headers = tuple(clean_header(c) for c in rows[index])
-        return HeaderMatch(candidate, starts[index], headers)
+        return HeaderMatch(candidate, starts[index], headers, index)
     assert first_error is not None
     raise first_error
+
+
+class Undecodable(Exception):
+    """Bytes of a file that its encoding cannot decode, from byte `offset` of the file on."""
+
+    def __init__(self, offset: int, reason: str) -> None:
+        super().__init__(f"at byte {offset}: {reason}")
+        self.offset, self.reason = offset, reason
 
 
 @dataclass(frozen=True)
 class TextFile:
     """A CSV ready for DuckDB: UTF-8, no BOM, starting at its header line.
 
-    `checked` is False when only the start was decoded here: the file is read as it is, and
-    DuckDB, which validates UTF-8 as it reads, reports a bad byte as a rejected line.
+    A file read as it is (UTF-8, header on the first line) is decoded here only as far as its
+    header: DuckDB, which validates UTF-8 as it reads, fails on a bad byte. A tolerant copy
+    has one record a line, each with the header's field count; `misfits` then names the
+    file of the records set aside (newline-delimited JSON: row_number, line, fields).
     """
 
     path: Path
     encoding: str
     header: HeaderMatch
-    checked: bool = True
+    misfits: Path | None = None
 
 
 def prepare_csv(
@@ -206,12 +256,12 @@ def prepare_csv(
     delimiter: str | None,
     header_row: int | None,
     work_dir: Path,
-    check_all: bool = True,
+    tolerant: bool = False,
 ) -> TextFile:
     """Decode strictly and (when needed) rewrite a CSV as UTF-8, in one streamed pass.
 
-    Without `check_all`, a UTF-8 file that DuckDB can read as it is is decoded only as far
-    as its header (the caller has DuckDB's reader validate the rest).
+    `tolerant` rewrites every file, whatever its line ends and the field count of its records
+    (see _write_tolerant); it decodes the whole file.
     """
     name = source_path.name
     with open(source_path, "rb") as handle:
@@ -219,33 +269,59 @@ def prepare_csv(
     if not sample.strip():
         raise InputError(f"{name}: the file is empty (no header row)")
     chosen = detect_encoding(sample, name) if encoding == "auto" else encoding
+    options = (needed, delimiter, header_row, work_dir, tolerant)
     try:
-        return _decode_pass(source_path, chosen, needed, delimiter, header_row, work_dir, check_all)
-    except UnicodeDecodeError as error:
+        return _decode_pass(source_path, chosen, *options)
+    except Undecodable as error:
         if encoding == "auto" and chosen == "utf-8" and sample.isascii():
             try:  # an ASCII start said nothing about the encoding of the rest
-                return _decode_pass(source_path, "gb18030", needed, delimiter, header_row, work_dir)
-            except UnicodeDecodeError:
+                return _decode_pass(source_path, "gb18030", *options)
+            except Undecodable:
                 pass
         raise InputError(
-            f"{name}: undecodable as {chosen} at byte {error.start} of a chunk "
-            f"({error.reason}); set the source's encoding in kam.yml"
+            f"{name}: undecodable as {chosen} at byte {error.offset} ({error.reason}); "
+            "set the source's encoding in kam.yml"
         ) from None
 
 
+def _codec(encoding: str) -> str:
+    return PYTHON_CODECS.get(encoding, encoding)
+
+
 def _decoded_chunks(path: Path, encoding: str) -> Iterator[str]:
-    """The file's text in chunks, decoded strictly (UnicodeDecodeError on a bad byte).
+    """The file's text in chunks, decoded strictly (Undecodable on a bad byte).
 
     The first chunks are small: the header is usually found in them, and a file DuckDB reads
     as it is needs no more decoding.
     """
-    decoder = codecs.getincrementaldecoder(PYTHON_CODECS.get(encoding, encoding))("strict")
+    decoder = codecs.getincrementaldecoder(_codec(encoding))("strict")
     size = SNIFF_BYTES
+    read = 0
     with open(path, "rb") as handle:
-        while chunk := handle.read(size):
-            yield decoder.decode(chunk)
+        while True:
+            chunk = handle.read(size)
+            read += len(chunk)
+            try:
+                yield decoder.decode(chunk, final=not chunk)
+            except UnicodeDecodeError as error:
+                # The decoder's input ends where the file has been read to.
+                raise Undecodable(read - len(error.object) + error.start, error.reason) from None
+            if not chunk:
+                return
             size = min(size * 2, CHUNK_BYTES)
-    yield decoder.decode(b"", final=True)
+
+
+def _text_lines(chunks: Iterable[str]) -> Iterator[str]:
+    """The lines of a text given in chunks, ends kept (see _physical_lines)."""
+    pending = ""
+    for chunk in chunks:
+        lines = _physical_lines(pending + chunk)
+        pending = lines.pop()
+        if not pending and lines and lines[-1].endswith("\r"):
+            pending = lines.pop()  # its LF may start the next chunk
+        yield from lines
+    if pending:
+        yield pending
 
 
 def _decode_pass(
@@ -255,31 +331,113 @@ def _decode_pass(
     delimiter: str | None,
     header_row: int | None,
     work_dir: Path,
-    check_all: bool = True,
+    tolerant: bool,
 ) -> TextFile:
     chunks = _decoded_chunks(source_path, encoding)
     head = ""
+    complete = True
     for text in chunks:
         head += text
         if len(head) >= SNIFF_BYTES:
+            complete = False
             break
     start = head.lstrip("\ufeff")
-    header = find_csv_header(start[:SNIFF_BYTES], needed, delimiter, header_row, source_path.name)
-    if encoding == "utf-8" and header.line_index == 0 and start == head:
-        if not check_all:
-            return TextFile(source_path, encoding, header, checked=False)
-        for _ in chunks:  # DuckDB reads the file as it is; the rest is only validated
-            pass
+    header = find_csv_header(
+        start[:SNIFF_BYTES],
+        needed,
+        delimiter,
+        header_row,
+        source_path.name,
+        complete and len(start) <= SNIFF_BYTES,
+    )
+    if not tolerant and encoding == "utf-8" and header.line_index == 0 and start == head:
         return TextFile(source_path, encoding, header)
     work_dir.mkdir(parents=True, exist_ok=True)
     # Files of different sources may share a name and be prepared at the same time.
     copy_path = work_dir / f"{source_path.name}.{os.getpid()}.{threading.get_ident()}.utf8.csv"
+    misfits_path = copy_path.with_suffix(".misfits.jsonl")
     try:
+        if tolerant:
+            chunks.close()
+            if _write_tolerant(source_path, encoding, header, copy_path, misfits_path):
+                return TextFile(copy_path, encoding, header, misfits_path)
+            misfits_path.unlink()
+            return TextFile(copy_path, encoding, header)
         with open(copy_path, "w", encoding="utf-8", newline="") as out:
             out.write("".join(_physical_lines(start)[header.line_index :]))
             for text in chunks:
                 out.write(text)
     except BaseException:
         copy_path.unlink(missing_ok=True)
+        misfits_path.unlink(missing_ok=True)
         raise
     return TextFile(copy_path, encoding, header)
+
+
+def _write_tolerant(
+    source_path: Path, encoding: str, header: HeaderMatch, copy_path: Path, misfits_path: Path
+) -> int:
+    """Rewrite a CSV from its header on as one DuckDB reads exactly; return the records set aside.
+
+    The csv module splits the records: a line may end in LF, CRLF or CR, a quoted cell keeps
+    its line breaks as they are. The copy has COPY_LINE_END line ends and, per data record,
+    either its fields or (for a record whose field count is not the header's, or one too long)
+    empty fields, the record itself going to `misfits_path` with its row number. Blank
+    records are not rows.
+    """
+    rows = 0  # data rows written: the row number DuckDB gives the last one
+    misfits = 0
+    with (
+        open(copy_path, "w", encoding="utf-8", newline="") as out,
+        open(misfits_path, "w", encoding="utf-8") as aside,
+    ):
+        writer = csv.writer(out, delimiter=header.delimiter, lineterminator=COPY_LINE_END)
+        lines = _text_lines(_decoded_chunks(source_path, encoding))
+        records = _records(_without_bom(lines), header.delimiter)
+        for index, (line, fields) in enumerate(records):
+            if index < header.record_index or fields == []:
+                continue
+            if index == header.record_index:
+                writer.writerow(fields)
+                continue
+            fitted = _fitted(fields, header.headers)
+            if fitted is None and fields is not None and _blank(fields):
+                continue
+            rows += 1
+            if fitted is None:
+                misfit = {"row_number": rows, "line": line, "fields": fields}
+                aside.write(json.dumps(misfit, ensure_ascii=False) + "\n")
+                misfits += 1
+                fitted = [""] * len(header.headers)
+            writer.writerow(fitted)
+    return misfits
+
+
+def _without_bom(lines: Iterable[str]) -> Iterator[str]:
+    iterator = iter(lines)
+    first = next(iterator, None)
+    if first is not None:
+        yield first.lstrip("\ufeff")
+        yield from iterator
+
+
+def _blank(fields: list[str]) -> bool:
+    return not any(field.strip(HEADER_TRIM) for field in fields)
+
+
+def _fitted(fields: list[str] | None, headers: tuple[str, ...]) -> list[str] | None:
+    """A record's fields, one per header; None when their count differs.
+
+    A delimiter at the end of a data line that the header lacks adds no field, nor does its
+    absence take one away where the header ends in a delimiter (an unnamed last column).
+    """
+    if fields is None:
+        return None
+    width = len(headers)
+    if len(fields) == width:
+        return fields
+    if len(fields) == width + 1 and not fields[-1].strip(HEADER_TRIM):
+        return fields[:-1]
+    if len(fields) == width - 1 and not headers[-1]:
+        return [*fields, ""]
+    return None

@@ -160,14 +160,18 @@ def _constant(mapping: ColumnMapping) -> str:
     return quote_literal(str(value))
 
 
+def _is_summary(text: str) -> str:
+    """Whether a text value totals the rows (合计/总计/小计, 共 25 条记录, Total)."""
+    return f"regexp_matches({text}, {quote_literal(parse.SUMMARY_PATTERN)}, 'i')"
+
+
 def _summary_condition(table: SourceTable) -> str:
-    """A row that totals the others (合计/总计/小计, Total) in any of its text cells."""
-    tests = []
-    for name, column_type in table.columns.items():
-        if column_type != "VARCHAR":
-            continue
-        column = f"src.{quote_identifier(name)}"
-        tests.append(f"regexp_matches({column}, {quote_literal(parse.SUMMARY_PATTERN)}, 'i')")
+    """A row that totals the others in any of its text cells."""
+    tests = [
+        _is_summary(f"src.{quote_identifier(name)}")
+        for name, column_type in table.columns.items()
+        if column_type == "VARCHAR"
+    ]
     return " OR ".join(tests) or "false"
 
 
@@ -335,35 +339,43 @@ def _mark_duplicate_keys(con: duckdb.DuckDBPyConnection, source: Source, parsed:
 def _stage_quarantine(
     con: duckdb.DuckDBPyConnection, table: SourceTable, parsed: str, quarantine: str
 ) -> tuple[int, int]:
-    """Quarantined rows with their raw values, in file order; return (loaded, quarantined)."""
+    """Quarantined rows with their raw values, in file order; return (loaded, quarantined).
+
+    A CSV record whose field count is not the header's keeps its line number and its fields,
+    which cannot be told apart by column (a record too long to read, its line number only).
+    A footer (共 25 条记录) is a summary row whatever its field count.
+    """
     raw_struct = ", ".join(
         f"{quote_identifier(n)} := src.{quote_identifier(n)}" for n in table.columns
     )
     con.execute(
         f"""
         CREATE OR REPLACE TABLE {quarantine} AS
-        SELECT 0 AS part, parsed.row_number AS position, parsed.row_number AS row_number,
-               parsed.reason AS reason, to_json(struct_pack({raw_struct})) AS raw_values
+        SELECT parsed.row_number, parsed.reason, to_json(struct_pack({raw_struct})) AS raw_values
         FROM {parsed} AS parsed JOIN src ON src.rowid + 1 = parsed.row_number
         WHERE parsed.reason IS NOT NULL
         """
     )
-    rejected_lines = 0
-    if _has_table(con, "src_rejects"):  # CSV only: lines DuckDB could not split into fields
+    misfits = 0
+    if _has_table(con, "src_misfits"):
         con.execute(
             f"""
             INSERT INTO {quarantine}
-            SELECT 1, line, NULL, 'malformed line ' || line || ': ' || lower(min(error_type)),
-                   to_json({{'line': min(csv_line)}})
-            FROM src_rejects GROUP BY line
+            SELECT row_number,
+                   CASE WHEN fields IS NULL THEN 'row too long'
+                        WHEN list_bool_or(list_transform(fields, lambda f: {_is_summary("f")}))
+                        THEN 'summary row'
+                        ELSE 'wrong field count' END,
+                   to_json({{'line': line, 'fields': fields}})
+            FROM src_misfits
             """
         )
-        rejected_lines = con.execute("SELECT count(DISTINCT line) FROM src_rejects").fetchone()[0]
+        misfits = con.execute("SELECT count(*) FROM src_misfits").fetchone()[0]
     loaded, quarantined = con.execute(
         "SELECT count(*) FILTER (reason IS NULL), count(*) FILTER (reason IS NOT NULL) "
         f"FROM {parsed}"
     ).fetchone()
-    return loaded, quarantined + rejected_lines
+    return loaded, quarantined + misfits
 
 
 def _has_table(con: duckdb.DuckDBPyConnection, name: str) -> bool:
@@ -619,7 +631,7 @@ def store_prepared(con: duckdb.DuckDBPyConnection, home: Home, prepared: Prepare
             )
             con.execute(
                 f"INSERT INTO raw.quarantine SELECT {batch_id}, {label}, row_number, reason, "
-                f"raw_values FROM {prepared.quarantine} ORDER BY part, position"
+                f"raw_values FROM {prepared.quarantine} ORDER BY row_number"
             )
             seconds = prepared.seconds + time.monotonic() - started
             _record(
@@ -664,7 +676,7 @@ def load_file(
 
 
 def _drop_temp_tables(con: duckdb.DuckDBPyConnection) -> None:
-    for table in ("src", "src_rejects", "src_reject_scans"):
+    for table in ("src", "src_misfits"):
         con.execute(f"DROP TABLE IF EXISTS {table}")
 
 

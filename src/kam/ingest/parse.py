@@ -36,8 +36,12 @@ _FULL_WIDTH_CLASS = "[\uff01-\uff5e\u3000\u2212]"  # the characters themselves, 
 # Trimmed from both ends of every value and header: spaces, the ideographic space, BOM, NBSP.
 TRIM_CHARS = " \t\r\n\u3000\ufeff\u00a0"
 MISSING_TOKENS = ("", "NULL", "null", "Null", "-", "N/A", "n/a", "#N/A")
-# RE2 has no \b for Chinese text: the Chinese words match as a prefix, English ones whole.
-SUMMARY_PATTERN = "^[\\s\u3000]*(合计|总计|小计|((grand\\s+)?(sub)?total\\s*[:：]?\\s*$))"
+# RE2 has no \b for Chinese text: the Chinese words match as a prefix, English ones whole;
+# 共计 and a footer counting the records (共 25 条记录) by their start.
+SUMMARY_PATTERN = (
+    "^[\\s\u3000]*(合计|总计|小计|共计|共[\\s\u3000]*[0-9０-９,，]+[\\s\u3000]*条"
+    "|((grand\\s+)?(sub)?total\\s*[:：]?\\s*$))"
+)
 # Formats tried after DuckDB's own ISO cast; %m and %d accept one digit.
 DATE_FORMATS = (
     "%Y/%m/%d",

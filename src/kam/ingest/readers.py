@@ -1,8 +1,8 @@
 """Reading one export file into the DuckDB temp table `src`, whatever its format.
 
 `src` keeps the file's own column names (trimmed) and row order; CSV and XLSX columns are
-text, Parquet columns keep their types. Structurally broken CSV lines are kept aside in
-`src_rejects` so that every line read is accounted for.
+text, Parquet columns keep their types. CSV records whose field count is not the header's are
+kept aside in `src_misfits` (row_number, line, fields) so that every row read is accounted for.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ import pyarrow as pa
 from kam.db import quote_identifier, quote_literal
 from kam.errors import InputError
 from kam.ingest.files import (
+    COPY_LINE_END,
     TextFile,
     clean_header,
     find_header_rows,
@@ -71,8 +72,11 @@ def read_csv(
 
     `types` (header key -> DuckDB type) names columns that may be read typed instead: DuckDB's
     reader converts clean numbers and dates far faster than a cast of their text. It is tried
-    first, and the file is read as text after all when any line fails to convert; the caller
-    reads it as text again when the typed file leaves anything to quarantine (SourceTable.typed).
+    first, then a text read by DuckDB; the caller reads the file as text again when the typed
+    file leaves anything to quarantine (SourceTable.typed). DuckDB's reader fails on any line
+    it cannot read as it is (a bad byte, a record with the wrong field count, mixed line ends,
+    ...): such a file is rewritten by the tolerant pass (files._write_tolerant) and read from
+    that copy, its misfit records in `src_misfits`.
     """
     options = {
         "encoding": encoding,
@@ -81,33 +85,31 @@ def read_csv(
         "header_row": header_row,
         "work_dir": work_dir,
     }
-    # A UTF-8 file DuckDB reads as it is gets its bytes validated by DuckDB's reader instead
-    # of a second decoding pass here; DuckDB rejects a line with a bad byte. A file with any
-    # rejected line is decoded here after all, so that one that is not UTF-8 throughout is
-    # transcoded or rejected whole, exactly as when it is decoded first.
-    text = prepare_csv(path, **options, check_all=False)
+    text = prepare_csv(path, **options)
     try:
         names = unique_names(list(text.header.headers))
+        as_text = dict.fromkeys(names, "VARCHAR")
         column_types = {n: (types or {}).get(header_key(n), "VARCHAR") for n in names}
-        if set(column_types.values()) != {"VARCHAR"}:
+        for attempt in [column_types, as_text] if column_types != as_text else [as_text]:
             try:
-                _read_csv_file(con, path, text, column_types)
-                if not _rejected_lines(con):
-                    return _source_table(con, text, typed=True)
-            except InputError:  # whatever the typed read fails on, the text read decides
+                _read_csv_file(con, path, text, attempt)
+                return _source_table(con, text, typed=attempt is column_types)
+            except InputError:  # whatever DuckDB's reader fails on, the tolerant pass decides
                 pass
-        _read_csv_file(con, path, text, dict.fromkeys(names, "VARCHAR"))
     finally:
         _remove_copy(path, text)
-    if not text.checked and _rejected_lines(con):
-        checked = prepare_csv(path, **options)
-        try:
-            if checked.path != text.path:
-                names = unique_names(list(checked.header.headers))
-                _read_csv_file(con, path, checked, dict.fromkeys(names, "VARCHAR"))
-        finally:
-            _remove_copy(path, checked)
-        text = checked
+    text = prepare_csv(path, **options, tolerant=True)
+    try:
+        names = unique_names(list(text.header.headers))
+        _read_csv_file(con, path, text, dict.fromkeys(names, "VARCHAR"), COPY_LINE_END)
+        if text.misfits is not None:
+            con.execute(
+                "CREATE TEMP TABLE src_misfits AS SELECT * FROM read_json("
+                f"{quote_literal(str(text.misfits))}, format = 'newline_delimited', "
+                "columns = {row_number: 'BIGINT', line: 'BIGINT', fields: 'VARCHAR[]'})"
+            )
+    finally:
+        _remove_copy(path, text)
     return _source_table(con, text)
 
 
@@ -124,42 +126,43 @@ def _source_table(
 
 
 def _remove_copy(path: Path, text: TextFile) -> None:
-    """Remove the UTF-8 copy prepare_csv may have written (never the export itself)."""
+    """Remove the files prepare_csv may have written (never the export itself)."""
     if text.path != path:
         text.path.unlink(missing_ok=True)
+    if text.misfits is not None:
+        text.misfits.unlink(missing_ok=True)
 
 
 def _read_csv_file(
-    con: duckdb.DuckDBPyConnection, path: Path, text: TextFile, column_types: dict[str, str]
+    con: duckdb.DuckDBPyConnection,
+    path: Path,
+    text: TextFile,
+    column_types: dict[str, str],
+    new_line: str | None = None,
 ) -> None:
     columns = (
         "{"
         + ", ".join(f"{quote_literal(n)}: {quote_literal(t)}" for n, t in column_types.items())
         + "}"
     )
+    # DuckDB takes the line end escaped: '\r\n'.
+    escaped = new_line.encode("unicode_escape").decode() if new_line else None
+    line_end = f", new_line = {quote_literal(escaped)}" if escaped else ""
     try:
-        con.execute("DROP TABLE IF EXISTS src_rejects; DROP TABLE IF EXISTS src_reject_scans")
+        con.execute("DROP TABLE IF EXISTS src_misfits")
         con.execute(
             f"""
             CREATE OR REPLACE TEMP TABLE src AS
             SELECT * FROM read_csv(
                 {quote_literal(str(text.path))},
                 header = true, auto_detect = false, columns = {columns},
-                delim = {quote_literal(text.header.delimiter)}, quote = '"', escape = '"',
-                null_padding = true, ignore_errors = true, store_rejects = true,
-                rejects_table = 'src_rejects', rejects_scan = 'src_reject_scans'
+                delim = {quote_literal(text.header.delimiter)}, quote = '"', escape = '"'
+                {line_end}
             )
             """
         )
     except duckdb.Error as error:
         raise InputError(f"{path.name}: cannot be read as CSV: {_first_line(error)}") from None
-
-
-def _rejected_lines(con: duckdb.DuckDBPyConnection) -> bool:
-    exists = con.execute(
-        "SELECT count(*) FROM duckdb_tables() WHERE table_name = 'src_rejects' AND temporary"
-    ).fetchone()[0]
-    return bool(exists) and bool(con.execute("SELECT count(*) FROM src_rejects").fetchone()[0])
 
 
 def _cell_text(value: object) -> str | None:
@@ -217,7 +220,7 @@ def read_xlsx(
         con.execute("CREATE OR REPLACE TEMP TABLE src AS SELECT * FROM src_arrow")
     finally:
         con.unregister("src_arrow")
-    con.execute("DROP TABLE IF EXISTS src_rejects")
+    con.execute("DROP TABLE IF EXISTS src_misfits")
     return SourceTable(
         columns=_columns_of(con, "src"),
         header_row=index + 1,
@@ -240,7 +243,7 @@ def read_parquet(con: duckdb.DuckDBPyConnection, path: Path) -> SourceTable:
         )
     except duckdb.Error as error:
         raise InputError(f"{path.name}: cannot be read as Parquet: {_first_line(error)}") from None
-    con.execute("DROP TABLE IF EXISTS src_rejects")
+    con.execute("DROP TABLE IF EXISTS src_misfits")
     return SourceTable(columns=_columns_of(con, "src"))
 
 
