@@ -33,13 +33,22 @@ def run_kam(*args: str, home: Path | None = None, check: bool = False) -> Comple
     return result
 
 
-def query(home: Path, sql: str, params: list | None = None) -> list[tuple]:
-    """Rows of a query on the home's warehouse, opened read-only."""
-    con = duckdb.connect(str(home / "warehouse" / "kam.duckdb"), read_only=True)
+def _rows(database: Path, sql: str, params: list | None) -> list[tuple]:
+    con = duckdb.connect(str(database), read_only=True)
     try:
         return con.execute(sql, params or []).fetchall()
     finally:
         con.close()
+
+
+def query(home: Path, sql: str, params: list | None = None) -> list[tuple]:
+    """Rows of a query on the home's warehouse, opened read-only."""
+    return _rows(home / "warehouse" / "kam.duckdb", sql, params)
+
+
+def query_published(home: Path, sql: str, params: list | None = None) -> list[tuple]:
+    """Rows of a query on the home's published serving file, opened read-only as BI does."""
+    return _rows(home / "published" / "kam.duckdb", sql, params)
 
 
 AS_OF = "2026-01-15"  # with generated years 2021-2025, rating year 2025 is the latest closed

@@ -178,8 +178,17 @@ def test_annual_dag_publishes_without_approval_and_waits_with_it(airflow_env, da
     assert result["tasks"]["approval"] == "skipped" and result["tasks"]["publish"] == "success"
     con = duckdb.connect(str(home / "published" / "kam.duckdb"), read_only=True)
     assert con.execute(
-        "SELECT DISTINCT rating_year, rating_status FROM marts.customer_ratings"
-    ).fetchall() == [(2024, "approved")]
+        "SELECT DISTINCT rating_year, rating_status FROM marts.customer_ratings ORDER BY 1"
+    ).fetchall() == [
+        (2021, "computed"),
+        (2022, "computed"),
+        (2023, "computed"),
+        (2024, "approved"),
+        (2025, "computed"),  # closed on 2026-01-15, not rated yet
+    ]
+    assert con.execute("SELECT DISTINCT rating_year FROM marts.key_accounts").fetchall() == [
+        (2024,)
+    ]
     con.close()
 
     # With approval required the run waits for a person before publishing.

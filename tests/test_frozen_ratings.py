@@ -2,8 +2,9 @@
 
 On the generated five-year home (published with 2025 as computed): an approved `include`
 override for 2025 valid until 2026-03-31; 2025 rated and approved in January; in May a
-corrected re-export of 2025 orders of listed accounts arrives and the daily run goes on. The
-frozen 2025 list must not move, its expired override must block nothing, the frozen rating
+corrected re-export of 2025 orders of listed accounts arrives, and a CRM export blacklisting
+one of them; the daily run goes on. The frozen 2025 list must not move, its expired override
+must block nothing (the blacklisted account is reported, not blocking), the frozen rating
 must reproduce from its watermark, while re-rating 2025 in May still finds the override
 expired; a tampered frozen rating is named by --verify.
 """
@@ -16,7 +17,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from tests.conftest import AS_OF, query, run_kam
+from tests.conftest import AS_OF, query, query_published, run_kam
 from tests.helpers import copy_home, write_overrides
 
 LATER = "2026-05-01"  # the daily run in May, after the override expired on 2026-03-31
@@ -24,27 +25,36 @@ APPROVER = "Li Wei"
 CORRECTED = 3  # listed accounts whose 2025 orders are re-exported with tripled amounts
 
 
-def _published(home: Path, sql: str, params: list | None = None) -> list[tuple]:
-    con = duckdb.connect(str(home / "published" / "kam.duckdb"), read_only=True)
-    try:
-        return con.execute(sql, params or []).fetchall()
-    finally:
-        con.close()
-
-
 def _frozen_figures(home: Path) -> dict[str, list[tuple]]:
     """Every published figure of the 2025 list and its changes (current CRM names aside)."""
     return {
-        "key_accounts": _published(
+        "key_accounts": query_published(
             home,
             "SELECT * EXCLUDE (customer_name, group_id, account_owner) FROM marts.key_accounts "
             "ORDER BY customer_id",
         ),
-        "key_account_changes": _published(
+        "key_account_changes": query_published(
             home,
             "SELECT * FROM marts.key_account_changes WHERE rating_year = 2025 ORDER BY customer_id",
         ),
     }
+
+
+def _blacklist(home: Path, customer: str) -> None:
+    """A CRM re-export in which the customer's profile is blacklisted (黑名单)."""
+    inbox = home / "inbox" / "crm_accounts"
+    con = duckdb.connect()
+    con.execute(
+        f"""
+        COPY (
+            SELECT * REPLACE ('黑名单' AS 客户状态, '2026-04-01 09:00:00' AS 更新时间)
+            FROM read_csv('{inbox / "crm_accounts_2025.csv"}', header = true, all_varchar = true)
+            WHERE 客户编码 = $customer
+        ) TO '{inbox / "crm_accounts_2026_update.csv"}' (HEADER, DELIMITER ',')
+        """,
+        {"customer": customer},
+    )
+    con.close()
 
 
 def _triple_orders_of(home: Path, customers: list[str]) -> None:
@@ -106,14 +116,16 @@ def year(published_home: Path, tmp_path_factory) -> dict:
         "SELECT customer_id, revenue FROM marts.customer_value WHERE rating_year = 2025 "
         "AND list_contains(?, customer_id) ORDER BY 1"
     )
-    outcome["revenue_before"] = _published(home, revenue_sql, [corrected])
+    outcome["revenue_before"] = query_published(home, revenue_sql, [corrected])
     _triple_orders_of(home, corrected)
+    outcome["blacklisted"] = listed[-1]
+    _blacklist(home, listed[-1])
     outcome["daily"] = run_kam("run", "--as-of", LATER, home=home)
     outcome["daily_report"] = json.loads(
         (home / "runs" / "latest" / "report.json").read_text(encoding="utf-8")
     )
     outcome["after"] = _frozen_figures(home)
-    outcome["revenue_after"] = _published(home, revenue_sql, [corrected])
+    outcome["revenue_after"] = query_published(home, revenue_sql, [corrected])
     outcome["verified"] = run_kam("rerate", "--year", "2025", "--verify", home=home)
     # Re-rating 2025 in May: its override has expired by then.
     outcome["forced"] = run_kam(
@@ -161,10 +173,20 @@ def test_an_expired_override_of_a_frozen_year_blocks_nothing(year):
     assert year["daily_report"]["facts"]["audited_rating_year"] is None
 
 
+def test_a_frozen_list_account_blacklisted_since_is_reported_not_blocking(year):
+    checks = {c["name"]: c for c in year["daily_report"]["checks"]}
+    check = checks["no_closed_or_blacklisted_listed"]
+    assert not check["passed"] and not check["blocking"]
+    assert [row["customer_id"] for row in check["samples"]] == [year["blacklisted"]]
+    assert year["daily"].returncode == 0
+    assert year["blacklisted"] in [row[0] for row in year["after"]["key_accounts"]]
+
+
 def test_an_expired_override_on_the_year_being_rated_still_fails_the_gate(year):
     done = year["forced"]
     assert done.returncode == 1, done.stderr
     failed = {c["name"] for c in year["forced_report"]["checks"] if not c["passed"]}
+    # (The account blacklisted since is simply not eligible in the recomputed rating.)
     assert failed == {"overrides_not_expired"}
     assert year["forced_report"]["facts"]["audited_rating_year"] == 2025
 

@@ -201,7 +201,7 @@ def test_regenerating_replaces_generated_files_and_keeps_other_config(tmp_path):
     user_file = home.inbox / "orders" / "manual_upload.csv"
     user_file.write_text("kept\n")
     document = read_document(home)
-    document["rules"] = {"abc_weights": {"collections": 0.6, "margin": 0.4}}
+    document["rules"] = {"weight_scale": 0.6, "weight_contribution": 0.4}
     write_document(home, document)
 
     _, summary = _generate(tmp_path, scale=0.01, years=(2024, 2025), fmt="parquet")
@@ -212,7 +212,7 @@ def test_regenerating_replaces_generated_files_and_keeps_other_config(tmp_path):
     ]
     assert summary.years == (2024, 2025)
     document = read_document(home)
-    assert document["rules"] == {"abc_weights": {"collections": 0.6, "margin": 0.4}}
+    assert document["rules"] == {"weight_scale": 0.6, "weight_contribution": 0.4}
     assert document["sources"]["orders"]["path"] == "inbox/orders/*.parquet"
     assert not (home.generated_dir / "planted.json").exists()
 

@@ -26,10 +26,17 @@ def write(home: Path, name: str, text: str, encoding: str = "utf-8") -> Path:
 
 
 def test_status_on_an_empty_home_prints_empty_lists(tmp_path):
-    done = run_kam("status", "--json", home=tmp_path / "nothing")
+    (tmp_path / "empty").mkdir()
+    done = run_kam("status", "--json", home=tmp_path / "empty")
     assert done.returncode == 0
     report = json.loads(done.stdout)
     assert report["batches"] == [] and report["sources"] == []
+
+
+def test_status_of_a_home_that_does_not_exist_is_one_line_exit_2(tmp_path):
+    done = run_kam("status", "--json", home=tmp_path / "nothing")
+    assert done.returncode == 2 and done.stdout == ""
+    assert done.stderr == f"kam: {tmp_path / 'nothing'}: no such kam home (kam init creates one)\n"
 
 
 def test_preamble_lines_and_tab_delimiter_are_detected(tmp_path):

@@ -9,16 +9,8 @@ from pathlib import Path
 import duckdb
 import yaml
 
-from tests.conftest import AS_OF, query, run_kam
+from tests.conftest import AS_OF, query, query_published, run_kam
 from tests.helpers import copy_home, snapshot, write_overrides
-
-
-def _published(home: Path, sql: str) -> list[tuple]:
-    con = duckdb.connect(str(home / "published" / "kam.duckdb"), read_only=True)
-    try:
-        return con.execute(sql).fetchall()
-    finally:
-        con.close()
 
 
 def _rerate(home: Path, year: int, *extra: str, check: bool = True):
@@ -41,7 +33,7 @@ def test_rating_the_years_in_order_changes_the_list_every_year(published_home, t
             assert 0 < churn["observed"] <= 0.4, (year, churn)
     changes = dict(
         ((year, change), count)
-        for year, change, count in _published(
+        for year, change, count in query_published(
             home,
             "SELECT rating_year, change, count(*) FROM marts.key_account_changes GROUP BY ALL",
         )
@@ -49,19 +41,22 @@ def test_rating_the_years_in_order_changes_the_list_every_year(published_home, t
     for year in range(2022, 2026):
         assert changes.get((year, "entered"), 0) + changes.get((year, "left"), 0) > 0, year
     assert sum(changes.get((year, "left"), 0) for year in range(2022, 2026)) > 0
-    ratings = _published(
+    ratings = query_published(
         home,
         "SELECT rating_year, count(DISTINCT run_id), min(rating_status), min(approved_by) "
         "FROM marts.customer_ratings GROUP BY 1 ORDER BY 1",
     )
     assert ratings == [(year, 1, "approved", "Li Wei") for year in range(2021, 2026)]
-    listed_2025 = _published(
+    listed_2025 = query_published(
         home,
         "SELECT customer_id FROM marts.customer_ratings WHERE rating_year = 2025 "
         "AND list_status IS NOT NULL ORDER BY 1",
     )
-    assert _published(home, "SELECT customer_id FROM marts.key_accounts ORDER BY 1") == listed_2025
-    assert _published(home, "SELECT DISTINCT rating_year FROM marts.key_accounts") == [(2025,)]
+    assert (
+        query_published(home, "SELECT customer_id FROM marts.key_accounts ORDER BY 1")
+        == listed_2025
+    )
+    assert query_published(home, "SELECT DISTINCT rating_year FROM marts.key_accounts") == [(2025,)]
 
     # A rated year is refused without --force, and nothing changes.
     before = (snapshot(home / "published"), snapshot(home / "warehouse"))
@@ -130,19 +125,19 @@ def test_a_rating_without_approver_is_pending_and_unpublished(published_home, tm
     assert frozen > 0
     # Approving publishes exactly the pending rating (nothing recomputed).
     _rerate(home, 2024, "--approved-by", "Wang Fang", "--accept-churn")
-    assert _published(
+    assert query_published(
         home,
         "SELECT DISTINCT run_id, approved_by, rating_status FROM marts.customer_ratings "
         "WHERE rating_year = 2024",
     ) == [(pending_run, "Wang Fang", "approved")]
     assert (
-        _published(home, "SELECT count(*) FROM marts.customer_ratings WHERE rating_year = 2024")[0][
-            0
-        ]
+        query_published(
+            home, "SELECT count(*) FROM marts.customer_ratings WHERE rating_year = 2024"
+        )[0][0]
         == frozen
     )
     # The other closed years are shown as computed (not rated yet).
-    assert _published(
+    assert query_published(
         home,
         "SELECT DISTINCT rating_year, rating_status, approved_by FROM marts.customer_ratings "
         "WHERE rating_year <> 2024 ORDER BY 1",
@@ -153,13 +148,17 @@ def test_a_rule_change_changes_the_rules_hash_and_force_supersedes(published_hom
     home = copy_home(published_home, tmp_path / "home")
     _rerate(home, 2025, "--approved-by", "Li Wei", "--accept-churn")
     first = json.loads((home / "published" / "manifest.json").read_text())
-    (first_hash,) = _published(home, "SELECT DISTINCT rules_hash FROM marts.customer_ratings")[0]
+    (first_hash,) = query_published(home, "SELECT DISTINCT rules_hash FROM marts.customer_ratings")[
+        0
+    ]
     config = yaml.safe_load((home / "kam.yml").read_text(encoding="utf-8"))
     config["rules"] = {"min_collection_rate": 0.6}
     (home / "kam.yml").write_text(yaml.safe_dump(config, allow_unicode=True), encoding="utf-8")
     _rerate(home, 2025, "--force", "--approved-by", "Li Wei", "--accept-churn")
     second = json.loads((home / "published" / "manifest.json").read_text())
-    (second_hash,) = _published(home, "SELECT DISTINCT rules_hash FROM marts.customer_ratings")[0]
+    (second_hash,) = query_published(
+        home, "SELECT DISTINCT rules_hash FROM marts.customer_ratings"
+    )[0]
     assert first_hash == first["rules_hash"] and second_hash == second["rules_hash"]
     assert first_hash != second_hash
     con = duckdb.connect(str(home / "warehouse" / "kam.duckdb"), read_only=True)

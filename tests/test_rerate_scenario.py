@@ -19,10 +19,9 @@ import json
 from fractions import Fraction
 from pathlib import Path
 
-import duckdb
 import pytest
 
-from tests.conftest import query, run_kam
+from tests.conftest import query, query_published, run_kam
 from tests.helpers import snapshot, write_overrides
 
 AS_OF = "2025-01-15"  # 2022, 2023 and 2024 are closed on this date
@@ -331,14 +330,6 @@ def _rerate(home: Path, year: int, *extra: str):
     )
 
 
-def _published(home: Path, sql: str, params: list | None = None) -> list[tuple]:
-    con = duckdb.connect(str(home / "published" / "kam.duckdb"), read_only=True)
-    try:
-        return con.execute(sql, params or []).fetchall()
-    finally:
-        con.close()
-
-
 def _manifest(home: Path) -> dict:
     return json.loads((home / "published" / "manifest.json").read_text(encoding="utf-8"))
 
@@ -417,7 +408,7 @@ def test_the_exports_load_whole(scenario):
 
 
 def test_the_active_customers_split_one_two_two(scenario):
-    rows = _published(
+    rows = query_published(
         scenario["home"],
         "SELECT rating_year, count(*), count(*) FILTER (abc_class = 'A'), "
         "count(*) FILTER (abc_class = 'B'), count(*) FILTER (abc_class = 'C') "
@@ -428,7 +419,7 @@ def test_the_active_customers_split_one_two_two(scenario):
 
 @pytest.mark.parametrize("year", YEARS)
 def test_scores_and_ranks_are_the_hand_computed_ones(scenario, year):
-    rows = _published(
+    rows = query_published(
         scenario["home"],
         "SELECT customer_id, score, rank, abc_class FROM marts.customer_abc "
         "WHERE rating_year = ? ORDER BY rank",
@@ -448,7 +439,7 @@ def test_scores_and_ranks_are_the_hand_computed_ones(scenario, year):
 
 @pytest.mark.parametrize("year", YEARS)
 def test_every_customer_rating_is_the_hand_computed_one(scenario, year):
-    rows = _published(
+    rows = query_published(
         scenario["home"],
         "SELECT customer_id, rank, computed_class, final_class, eligible, list_status, level, "
         "change FROM marts.customer_ratings WHERE rating_year = ? ORDER BY customer_id",
@@ -466,7 +457,7 @@ def test_every_customer_rating_is_the_hand_computed_one(scenario, year):
 
 @pytest.mark.parametrize("year", YEARS)
 def test_list_changes_are_the_hand_computed_ones(scenario, year):
-    rows = _published(
+    rows = query_published(
         scenario["home"],
         "SELECT customer_id, change FROM marts.key_account_changes WHERE rating_year = ? "
         "ORDER BY customer_id",
@@ -477,7 +468,7 @@ def test_list_changes_are_the_hand_computed_ones(scenario, year):
 
 
 def test_the_watch_customer_drops_in_its_second_year_below_the_cut_off(scenario):
-    rows = _published(
+    rows = query_published(
         scenario["home"],
         "SELECT rating_year, previous_list_status, list_status, rank, a_count, change "
         "FROM marts.key_account_changes WHERE customer_id = 'C04' ORDER BY rating_year",
@@ -498,7 +489,7 @@ def test_overrides_are_recorded_where_they_applied(scenario):
         )
     )
     assert set(register) == set(OVERRIDDEN)
-    rows = _published(
+    rows = query_published(
         home,
         "SELECT rating_year, customer_id, override_id FROM marts.customer_ratings "
         "WHERE override_id IS NOT NULL",
@@ -527,10 +518,10 @@ def test_approving_the_pending_rating_publishes_it(scenario):
     manifest = scenario["manifest_2024"]
     assert manifest["rating_year"] == 2024 and manifest["as_of"] == AS_OF
     assert manifest["run_id"] != scenario["manifest_2023"]["run_id"]
-    assert _published(scenario["home"], "SELECT run_id FROM meta.publication") == [
+    assert query_published(scenario["home"], "SELECT run_id FROM meta.publication") == [
         (manifest["run_id"],)
     ]
-    ratings = _published(
+    ratings = query_published(
         scenario["home"],
         "SELECT DISTINCT run_id, approved_by FROM marts.customer_ratings WHERE rating_year = 2024",
     )
@@ -543,7 +534,7 @@ def test_each_year_published_in_turn(scenario):
 
 
 def test_the_published_list_is_the_2024_list(scenario):
-    rows = _published(
+    rows = query_published(
         scenario["home"],
         "SELECT customer_id, rating_year, list_status, level, final_class, change "
         "FROM marts.key_accounts ORDER BY customer_id",
@@ -558,7 +549,7 @@ def test_the_published_list_is_the_2024_list(scenario):
 
 
 def test_the_three_years_are_rated_under_the_same_rules(scenario):
-    rows = _published(
+    rows = query_published(
         scenario["home"],
         "SELECT rating_year, count(DISTINCT rules_hash), min(rules_hash), "
         "count(DISTINCT run_id), min(approved_by) FROM marts.customer_ratings "

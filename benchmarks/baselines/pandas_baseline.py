@@ -386,11 +386,20 @@ def customer_abc(
     running = abc.groupby("rating_year")["scale_value"].cumsum()
     total = abc.groupby("rating_year")["scale_value"].transform("sum")
     abc["cumulative_share"] = (running / total).where(total.round(2) != 0)
-    share = abc["cumulative_share"]
-    abc["value_share_class"] = None
-    abc.loc[share.notna(), "value_share_class"] = "C"
-    abc.loc[share <= VALUE_SHARE_CUTOFFS[1], "value_share_class"] = "B"
-    abc.loc[share <= VALUE_SHARE_CUTOFFS[0], "value_share_class"] = "A"
+    # Pareto on the scale value alone: by value descending (ties by id), A while the share of
+    # the customers strictly before is under 80%, B under 95%; the first customer is A.
+    by_value = abc.sort_values(
+        ["rating_year", "scale_value", "customer_id"], ascending=[True, False, True]
+    )
+    before = by_value.groupby("rating_year")["scale_value"].cumsum() - by_value["scale_value"]
+    first = by_value.groupby("rating_year").cumcount() == 0
+    share_before = before / total.loc[by_value.index]
+    pareto = pd.Series("C", index=by_value.index)
+    pareto[share_before < VALUE_SHARE_CUTOFFS[1]] = "B"
+    pareto[share_before < VALUE_SHARE_CUTOFFS[0]] = "A"
+    pareto[total.loc[by_value.index] <= 0] = "C"
+    pareto[first] = "A"
+    abc["value_share_class"] = pareto
 
     median = abc.groupby("rating_year")["revenue"].transform("median")
     previous = abc["previous_revenue"]

@@ -298,8 +298,7 @@ def run_demo(home_root: Path | None, *, scale: float, echo: Echo = print) -> Hom
     run_pipeline(home, echo=echo)
     year = summary.years[-1]
     echo(f"annual re-rating of {year}, approved by 'demo'")
-    # The demo's first rating is compared with a list computed without history: accept churn.
-    rating = run_rerate(home, year=year, approved_by="demo", accept_churn=True, echo=echo)
+    rating = run_rerate(home, year=year, approved_by="demo", echo=echo)
     print_published(rating, echo)
     echo(f"the report of every run: kam report --home {home.root}")
     return home

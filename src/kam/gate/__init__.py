@@ -146,7 +146,8 @@ def run_gate(
     run.checks.extend(checks)
     for check in checks:
         if not check.passed:
-            echo(f"  FAILED {check.name}: {check.failing_count} failing ({check.description})")
+            verdict = "FAILED" if check.blocking else "WARNING"
+            echo(f"  {verdict} {check.name}: {check.failing_count} failing ({check.description})")
     passed = sum(1 for c in checks if c.passed)
     echo(f"gate: {passed} of {len(checks)} checks passed")
     return checks

@@ -149,6 +149,9 @@ def validate_suites(
             e["meta"]["check"]: e["meta"].get("description", suite_spec["description"])
             for e in suite_spec["expectations"]
         }
+        # A suite of the published list whose list is frozen reports without blocking: that
+        # list was audited when it was rated and stays published until the next rating.
+        warn_only = scope.rating_year is None and suite_spec.get("when_frozen") == "warn"
         for result in outcome.results:
             meta = result.expectation_config.meta or {}
             details = result.result or {}
@@ -163,6 +166,8 @@ def validate_suites(
                     ),
                     observed=details.get("observed_value"),
                     samples=[] if result.success else _sample(frame, indexes),
+                    blocking=not warn_only,
+                    note="frozen list: reported, not blocking" if warn_only else "",
                 )
             )
 
