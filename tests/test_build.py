@@ -136,13 +136,15 @@ def test_an_unknown_rule_is_a_one_line_config_error(published_home, tmp_path):
     config = yaml.safe_load((home / "kam.yml").read_text(encoding="utf-8"))
     config["rules"] = {"abc_ratios": [1, 2, 2]}
     (home / "kam.yml").write_text(yaml.safe_dump(config, allow_unicode=True), encoding="utf-8")
-    done = run_kam("build", home=home)
-    assert done.returncode == 2
-    assert done.stderr.startswith("kam: kam.yml: rules.abc_ratios: unknown rule")
-    # A value outside a rule's choices, and one kam does not build, are refused too.
+    for command in ("build", "ingest"):  # every command that reads kam.yml fails alike
+        done = run_kam(command, home=home)
+        assert done.returncode == 2, command
+        assert done.stderr.startswith("kam: kam.yml: rules.abc_ratios: unknown rule"), command
+    # A value outside a rule's choices, one kam does not build, and a run setting are refused.
     for rule, value, message in (
         ("abc_method", "pareto", "'pareto' is not one of composite, value_share"),
         ("rate_at", "group", "'group' is not one of customer (rating customer groups"),
+        ("aging_as_of_date", "2026-03-31", "a setting of each run, not a rule"),
     ):
         config["rules"] = {rule: value}
         (home / "kam.yml").write_text(yaml.safe_dump(config, allow_unicode=True), "utf-8")
@@ -150,6 +152,30 @@ def test_an_unknown_rule_is_a_one_line_config_error(published_home, tmp_path):
         assert done.returncode == 2
         assert done.stderr.startswith(f"kam: kam.yml: rules.{rule}: {message}")
         assert len(done.stderr.strip().splitlines()) == 1
+
+
+def test_the_aging_date_is_chosen_with_aging_as_of(published_home, tmp_path):
+    """Default: the latest order, invoice or payment date (not the run's --as-of); with
+    --aging-as-of the same open invoices are aged at that date instead."""
+    home = copy_home(published_home, tmp_path / "home")
+    latest = query(
+        home,
+        "SELECT max(d) FROM (SELECT max(order_date) AS d FROM raw.orders "
+        "UNION ALL SELECT max(invoice_date) FROM raw.invoices "
+        "UNION ALL SELECT max(payment_date) FROM raw.payments)",
+    )[0][0]
+    aged = "SELECT as_of_date, sum(open_amount), sum(d90_plus) FROM marts.ar_aging GROUP BY 1"
+    [(default_date, open_before, overdue_before)] = query(home, aged)
+    assert default_date == latest and str(latest) != AS_OF
+    run_kam("build", "--as-of", AS_OF, "--aging-as-of", "2026-06-30", home=home, check=True)
+    [(chosen_date, open_after, overdue_after)] = query(home, aged)
+    assert str(chosen_date) == "2026-06-30"
+    # No document is dated after the latest date: the same amounts are open, but half a year
+    # older, so more of them are over 90 days past due.
+    assert open_after == open_before and overdue_after > overdue_before
+    done = run_kam("build", "--aging-as-of", "30/06/2026", home=home)
+    assert done.returncode == 2
+    assert done.stderr == "kam: --aging-as-of 30/06/2026: expected a date like 2026-01-15\n"
 
 
 def test_orders_only_mode_leaves_receivable_and_cost_metrics_null(tmp_path):
