@@ -85,11 +85,17 @@ def _rss(process: psutil.Process) -> int:
         return 0
 
 
+def _last_line(text: str) -> str:
+    """kam's error line: the last line of its stderr (progress comes before it)."""
+    lines = text.strip().splitlines()
+    return lines[-1] if lines else ""
+
+
 def kam(*args: str) -> Measured:
     """One kam command as a fresh process; a failure stops the benchmark."""
     done = measure([sys.executable, "-m", "kam", *args])
     if done.returncode != 0:
-        sys.exit(f"kam {' '.join(args)} failed ({done.returncode}): {done.stderr.strip()}")
+        sys.exit(f"kam {' '.join(args)} failed ({done.returncode}): {_last_line(done.stderr)}")
     return done
 
 

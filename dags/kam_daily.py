@@ -49,7 +49,7 @@ def kam_daily():
 
     @task(pool=POOL)
     def prepare_warehouse(**context):
-        orchestration.prepare_warehouse(context)
+        return orchestration.prepare_warehouse(context)
 
     dbt = DbtTaskGroup(
         group_id="dbt",

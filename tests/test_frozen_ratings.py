@@ -194,7 +194,7 @@ def test_an_expired_override_on_the_year_being_rated_still_fails_the_gate(year):
 def test_the_frozen_year_reproduces_from_its_watermark_after_corrections(year):
     done = year["verified"]
     assert done.returncode == 0, done.stderr
-    assert "reproduces" in done.stdout and ", 0 differences" in done.stdout
+    assert "reproduces" in done.stderr and ", 0 differences" in done.stderr
 
 
 def test_verify_names_the_customer_whose_frozen_rating_was_tampered_with(year):

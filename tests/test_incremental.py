@@ -180,12 +180,12 @@ def daily_home(tmp_path_factory) -> tuple[Path, dict]:
     daily.release(home)
     corrections = _write_corrections(home, day)
     second = run_kam("run", "--as-of", AS_OF, home=home, check=True)
-    return home, {"day": day, "stdout": second.stdout, **corrections}
+    return home, {"day": day, "progress": second.stderr, **corrections}
 
 
 def test_daily_run_merges_new_batches_only(daily_home):
     home, facts = daily_home
-    assert "full refresh" not in facts["stdout"]
+    assert "full refresh" not in facts["progress"]
     compiled = home / "tmp" / "dbt-target" / "run" / "kam" / "models" / "intermediate"
     for model in INCREMENTAL_MODELS:
         # dbt's delete+insert merge, not a `create table as` of everything.
@@ -217,7 +217,7 @@ def test_incremental_equals_full_refresh(daily_home):
     home, _ = daily_home
     incremental = _tables(home)
     done = run_kam("build", "--full-refresh", "--as-of", AS_OF, home=home, check=True)
-    assert "full refresh of the incremental models (--full-refresh)" in done.stdout
+    assert "full refresh of the incremental models (--full-refresh)" in done.stderr
     full = _tables(home)
     assert len(full["intermediate.int_customer_months"]) > 1000
     assert _differences(incremental, full) == []
@@ -259,7 +259,7 @@ def test_the_first_documents_of_a_new_year_still_equal_a_full_refresh(daily_home
         _reexport(home, source, "2026-01-05", rows_sql, year=2025, kind="new")
     assert date(2025, 12, 31) not in _cutoffs(home)
     done = run_kam("run", "--as-of", AS_OF, home=home, check=True)
-    assert "full refresh" not in done.stdout
+    assert "full refresh" not in done.stderr
     assert date(2025, 12, 31) in _cutoffs(home)  # the year-end is a cut-off of its own now
     incremental = _tables(home)
     run_kam("build", "--full-refresh", "--as-of", AS_OF, home=home, check=True)

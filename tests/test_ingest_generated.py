@@ -127,7 +127,7 @@ def test_a_corrected_reexport_wins(messy_home, planted):
 def test_a_second_ingest_loads_nothing(messy_home):
     before = query(messy_home, "SELECT count(*), sum(rows_loaded) FROM raw.batches")
     done = run_kam("ingest", home=messy_home, check=True)
-    assert "0 loaded" in done.stdout
+    assert "0 loaded" in done.stderr
     assert query(messy_home, "SELECT count(*), sum(rows_loaded) FROM raw.batches") == before
 
 

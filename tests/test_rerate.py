@@ -112,7 +112,7 @@ def test_a_rating_without_approver_is_pending_and_unpublished(published_home, tm
     home = copy_home(published_home, tmp_path / "home")
     before = snapshot(home / "published")
     done = _rerate(home, 2024)
-    assert "pending approval" in done.stdout
+    assert "pending approval" in done.stderr
     assert snapshot(home / "published") == before
     con = duckdb.connect(str(home / "warehouse" / "kam.duckdb"), read_only=True)
     (pending_run,) = con.execute(

@@ -6,18 +6,19 @@ import hashlib
 import json
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
 from kam.config import Config
+from kam.console import detail, summary
 from kam.db import connect
 from kam.errors import KamError
-from kam.ingest.parse import install_macros
 from kam.overrides import load_overrides
 from kam.paths import DBT_PROJECT_DIR, PROJECT_ROOT
 from kam.rules import effective_rules, rules_hash
+from kam.runs import Run
 from kam.warehouse import create_raw_schema, read_models_fingerprint, write_models_fingerprint
 
 Echo = Callable[[str], None]
@@ -30,12 +31,6 @@ class BuildResult:
     tests: int = 0
     failures: list[str] = field(default_factory=list)
     rules_hash: str = ""
-
-
-def dbt_vars(config: Config, run_vars: dict[str, Any] | None = None) -> dict[str, Any]:
-    """The dbt vars of a run: the rules in force, their hash and the run's own settings."""
-    rules = effective_rules(config.rules)
-    return {**rules, "rules_hash": rules_hash(rules), **(run_vars or {})}
 
 
 def dbt_profile_environment(config: Config) -> dict[str, str]:
@@ -51,22 +46,36 @@ def dbt_profile_environment(config: Config) -> dict[str, str]:
     }
 
 
-# A run's own settings reach dbt as environment variables, not vars: vars that change on every
-# run would stop dbt from re-using its parse of the project (partial parsing).
-RUN_ENVIRONMENT = {
-    "as_of_date": "KAM_AS_OF_DATE",
-    "aging_as_of_date": "KAM_AGING_AS_OF_DATE",
-    "run_id": "KAM_RUN_ID",
-}
+def dbt_invocation(
+    config: Config,
+    *,
+    as_of: str,
+    run_id: str,
+    aging_as_of: str = "",
+    extra_vars: dict[str, Any] | None = None,
+) -> tuple[dict[str, Any], dict[str, str]]:
+    """The dbt vars and environment of a run, for `kam build` and Airflow's Cosmos tasks alike.
+
+    Vars: the rules in force and their hash (and `extra_vars`). Environment: the profile's
+    warehouse and DuckDB limits, and the run's as-of date, aging date and id, which change on
+    every run: as vars they would stop dbt from re-using its parse of the project. Cosmos
+    passes Airflow templates for the run's values.
+    """
+    rules = effective_rules(config.rules)
+    variables = {**rules, "rules_hash": rules_hash(rules), **(extra_vars or {})}
+    environment = {
+        **dbt_profile_environment(config),
+        "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
+        "KAM_AS_OF_DATE": as_of,
+        "KAM_AGING_AS_OF_DATE": aging_as_of,
+        "KAM_RUN_ID": run_id,
+    }
+    return variables, environment
 
 
 @contextmanager
-def dbt_environment(config: Config, run_settings: dict[str, Any] | None = None):
-    """Environment variables that point dbt's profile at this home's warehouse, and the run's
-    as-of date, aging date and id."""
-    settings = {**dbt_profile_environment(config), "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"}
-    for name, variable in RUN_ENVIRONMENT.items():
-        settings[variable] = str((run_settings or {}).get(name) or "")
+def environment_set(settings: dict[str, str]) -> Iterator[None]:
+    """os.environ with `settings` applied, restored afterwards (dbt reads its profile there)."""
     saved = {key: os.environ.get(key) for key in settings}
     os.environ.update(settings)
     try:
@@ -114,7 +123,6 @@ def prepare_warehouse(
     keep_models leaves them as they are (a partial build)."""
     con = connect(config.home.warehouse_path, config.duckdb)
     try:
-        install_macros(con)
         create_raw_schema(con)
         load_overrides(con, config.home)
         if keep_models:
@@ -158,27 +166,28 @@ def run_dbt(
     config: Config,
     command: list[str],
     *,
-    run_vars: dict[str, Any] | None = None,
+    run: Run,
+    extra_vars: dict[str, Any] | None = None,
     echo: Echo = print,
 ) -> BuildResult:
-    """Invoke dbt in-process; every node's result is echoed, failures collected."""
+    """Invoke dbt in-process for the run; every node's result is echoed, failures collected."""
     from dbt.cli.main import dbtRunner
 
     started = time.monotonic()
     result = BuildResult(seconds=0.0)
-    run_settings = {
-        name: value for name, value in (run_vars or {}).items() if name in RUN_ENVIRONMENT
-    }
-    other_vars = {
-        name: value for name, value in (run_vars or {}).items() if name not in RUN_ENVIRONMENT
-    }
-    variables = dbt_vars(config, other_vars)
+    variables, environment = dbt_invocation(
+        config,
+        as_of=run.as_of.isoformat(),
+        run_id=run.run_id,
+        aging_as_of=run.aging_as_of.isoformat() if run.aging_as_of else "",
+        extra_vars=extra_vars,
+    )
     result.rules_hash = variables["rules_hash"]
 
     def on_event(event: Any) -> None:
         name = event.info.name
         if name in ("LogModelResult", "LogTestResult", "LogSnapshotResult", "LogSeedResult"):
-            echo(f"  {event.info.msg.strip()}")
+            detail(echo, f"  {event.info.msg.strip()}")
 
     home = config.home
     arguments = [
@@ -188,7 +197,7 @@ def run_dbt(
         "--profiles-dir",
         str(DBT_PROJECT_DIR),
         "--target-path",
-        str(home.work_dir / "dbt-target"),
+        str(home.dbt_target_dir),
         "--log-path",
         str(home.logs_dir),
         "--vars",
@@ -196,7 +205,7 @@ def run_dbt(
         "--quiet",
         "--no-use-colors",
     ]
-    with dbt_environment(config, run_settings):
+    with environment_set(environment):
         try:
             outcome = dbtRunner(callbacks=[on_event]).invoke(arguments)
         finally:
@@ -221,9 +230,10 @@ def run_dbt(
 
 def run_build(
     config: Config,
+    run: Run,
     *,
-    run_vars: dict[str, Any] | None = None,
     select: str | None = None,
+    extra_vars: dict[str, Any] | None = None,
     full_refresh: bool = False,
     echo: Echo = print,
 ) -> BuildResult:
@@ -242,12 +252,13 @@ def run_build(
         # Unit tests check the dbt code with fixed inputs: they run whenever the code is new
         # to this warehouse (and in make test), not again on every run of unchanged code.
         command += ["--exclude-resource-type", "unit_test"]
-    result = run_dbt(config, command, run_vars=run_vars, echo=echo)
+    result = run_dbt(config, command, run=run, extra_vars=extra_vars, echo=echo)
     if not select and not result.failures:
         record_built_code(config)
     log = config.home.logs_dir / "dbt.log"
-    echo(
+    summary(
+        echo,
         f"build: {result.models} models, {result.tests} tests, {len(result.failures)} failed "
-        f"in {result.seconds:.1f} s (dbt log: {log})"
+        f"in {result.seconds:.1f} s (dbt log: {log})",
     )
     return result

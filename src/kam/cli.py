@@ -10,15 +10,21 @@ import functools
 import json
 import sys
 import time
+import traceback
 from collections.abc import Callable
+from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
+from kam.console import QUIET, VERBOSE, Console
 from kam.errors import EXIT_BAD_INPUT, ConfigError, KamError
 from kam.home import Home
 from kam.workers import exit_now
+
+if TYPE_CHECKING:
+    from kam.runs import Run
 
 
 def _home_option(command: Callable) -> Callable:
@@ -45,18 +51,88 @@ def _handles_errors(command: Callable) -> Callable:
     return wrapper
 
 
-def _say(message: str) -> None:
-    """Progress goes to stderr so that stdout stays machine-readable."""
-    click.echo(message, err=True)
+# Progress of the running command, on stderr (stdout is for results); -q / -v set its level.
+_console = Console()
+_debug = False
+
+
+def _set_quiet(ctx: click.Context, param: click.Parameter, value: bool) -> None:
+    if value:
+        _console.level = QUIET
+
+
+def _set_verbose(ctx: click.Context, param: click.Parameter, value: bool) -> None:
+    if value:
+        _console.level = VERBOSE
+
+
+def _set_debug(ctx: click.Context, param: click.Parameter, value: bool) -> None:
+    global _debug
+    _debug = _debug or value
+
+
+def _output_options(command: Callable) -> Callable:
+    """-q, -v and --debug, before the command name or after it."""
+    options = (
+        click.option(
+            "-q",
+            "--quiet",
+            is_flag=True,
+            expose_value=False,
+            callback=_set_quiet,
+            help="Only the summary lines (one per step, and failures).",
+        ),
+        click.option(
+            "-v",
+            "--verbose",
+            is_flag=True,
+            expose_value=False,
+            callback=_set_verbose,
+            help="Also dbt's line for every model and test.",
+        ),
+        click.option(
+            "--debug",
+            is_flag=True,
+            expose_value=False,
+            callback=_set_debug,
+            help="The traceback of an internal error, not only its line.",
+        ),
+    )
+    for option in options:
+        command = option(command)
+    return command
+
+
+def parse_date(text: str | None, option: str = "--as-of") -> date | None:
+    if text is None:
+        return None
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise ConfigError(f"{option} {text}: expected a date like 2026-01-15") from None
+
+
+def print_published(run: Run) -> None:
+    """Where a published version's files are (stdout: the command's result)."""
+    published = run.facts.get("published")
+    if not published:
+        return
+    click.echo(f"published run {run.run_id} (rating year {published['rating_year']}):")
+    click.echo(f"  DuckDB   {published['duckdb']}")
+    click.echo(f"  Parquet  {published['parquet']}/")
+    click.echo(f"  manifest {published['manifest']}")
+    click.echo(f"  report   {run.directory / 'report.md'}")
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="kam")
+@_output_options
 def cli() -> None:
     """kam — key-account management warehouse."""
 
 
 @cli.command()
+@_output_options
 @click.argument("directory", required=False)
 @_home_option
 @_handles_errors
@@ -71,6 +147,7 @@ def init(directory: str | None, home_path: str | None) -> None:
 
 
 @cli.command()
+@_output_options
 @_home_option
 @click.option(
     "--scale",
@@ -125,7 +202,7 @@ def generate(
         encoding=encoding,
         fmt=fmt,
         messy=messy,
-        progress=_say,
+        progress=_console,
     )
     for source, rows in summary.rows.items():
         click.echo(f"{source:15} {len(summary.files[source]):3} files {rows:>12,} rows")
@@ -148,6 +225,7 @@ def _parse_years(text: str | None) -> list[int] | None:
 
 
 @cli.command()
+@_output_options
 @_home_option
 @click.option("--source", "sources", multiple=True, help="Only these sources (repeatable).")
 @_handles_errors
@@ -155,7 +233,7 @@ def ingest(home_path: str | None, sources: tuple[str, ...]) -> None:
     """Load every new export in the inbox into the warehouse's raw tables."""
     from kam.pipeline import run_ingest
 
-    run_ingest(Home.resolve(home_path), sources=list(sources) or None, echo=click.echo)
+    run_ingest(Home.resolve(home_path), sources=list(sources) or None, echo=_console)
 
 
 _full_refresh_option = click.option(
@@ -188,6 +266,7 @@ _accept_churn_option = click.option(
 
 
 @cli.command()
+@_output_options
 @_home_option
 @_as_of_option
 @_aging_as_of_option
@@ -197,7 +276,7 @@ def build(
     home_path: str | None, as_of: str | None, aging_as_of: str | None, full_refresh: bool
 ) -> None:
     """Build the marts and run the dbt tests (dbt build) on the warehouse."""
-    from kam.pipeline import parse_date, run_pipeline
+    from kam.pipeline import run_pipeline
 
     run_pipeline(
         Home.resolve(home_path),
@@ -205,29 +284,31 @@ def build(
         as_of=parse_date(as_of),
         aging_as_of=parse_date(aging_as_of, "--aging-as-of"),
         full_refresh=full_refresh,
-        echo=click.echo,
+        echo=_console,
     )
 
 
 @cli.command()
+@_output_options
 @_home_option
 @_as_of_option
 @_accept_churn_option
 @_handles_errors
 def gate(home_path: str | None, as_of: str | None, accept_churn: bool) -> None:
     """Audit the candidate build: dbt test results and the expectation suites."""
-    from kam.pipeline import parse_date, run_pipeline
+    from kam.pipeline import run_pipeline
 
     run_pipeline(
         Home.resolve(home_path),
         steps=("gate",),
         as_of=parse_date(as_of),
         accept_churn=accept_churn,
-        echo=click.echo,
+        echo=_console,
     )
 
 
 @cli.command()
+@_output_options
 @_home_option
 @_as_of_option
 @_accept_churn_option
@@ -243,7 +324,7 @@ def publish(
     home_path: str | None, as_of: str | None, accept_churn: bool, postgres_dsn: str | None
 ) -> None:
     """Gate the candidate build and, when every check passes, publish it atomically."""
-    from kam.pipeline import parse_date, print_published, run_pipeline
+    from kam.pipeline import run_pipeline
 
     run = run_pipeline(
         Home.resolve(home_path),
@@ -251,12 +332,13 @@ def publish(
         as_of=parse_date(as_of),
         accept_churn=accept_churn,
         postgres_dsn=postgres_dsn,
-        echo=click.echo,
+        echo=_console,
     )
-    print_published(run, click.echo)
+    print_published(run)
 
 
 @cli.command(name="run")
+@_output_options
 @_home_option
 @_as_of_option
 @_aging_as_of_option
@@ -271,7 +353,7 @@ def run_command(
     full_refresh: bool,
 ) -> None:
     """ingest → build → gate → publish. Exit 1 when the gate fails (nothing published)."""
-    from kam.pipeline import parse_date, print_published, run_pipeline
+    from kam.pipeline import run_pipeline
 
     run = run_pipeline(
         Home.resolve(home_path),
@@ -279,12 +361,13 @@ def run_command(
         aging_as_of=parse_date(aging_as_of, "--aging-as-of"),
         accept_churn=accept_churn,
         full_refresh=full_refresh,
-        echo=click.echo,
+        echo=_console,
     )
-    print_published(run, click.echo)
+    print_published(run)
 
 
 @cli.command()
+@_output_options
 @_home_option
 @click.option("--year", "year", type=int, required=True, help="The closed rating year to rate.")
 @click.option(
@@ -318,7 +401,6 @@ def rerate(
     accept_churn: bool,
 ) -> None:
     """Annual re-rating: freeze every customer's rating for a closed year."""
-    from kam.pipeline import parse_date, print_published
     from kam.rerate import run_rerate
 
     if verify:
@@ -329,7 +411,7 @@ def rerate(
                 "--verify checks a frozen rating: it takes no --force, --approved-by, --as-of "
                 "or --accept-churn"
             )
-        run_verify(Home.resolve(home_path), year=year, echo=click.echo)
+        run_verify(Home.resolve(home_path), year=year, echo=_console)
         return
     run = run_rerate(
         Home.resolve(home_path),
@@ -338,12 +420,13 @@ def rerate(
         approved_by=approved_by,
         as_of=parse_date(as_of),
         accept_churn=accept_churn,
-        echo=click.echo,
+        echo=_console,
     )
-    print_published(run, click.echo)
+    print_published(run)
 
 
 @cli.command()
+@_output_options
 @_home_option
 @click.option("--json", "as_json", is_flag=True, help="The report as JSON.")
 @_handles_errors
@@ -355,6 +438,7 @@ def report(home_path: str | None, as_json: bool) -> None:
 
 
 @cli.command()
+@_output_options
 @_home_option
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @_handles_errors
@@ -370,6 +454,7 @@ def status(home_path: str | None, as_json: bool) -> None:
 
 
 @cli.command()
+@_output_options
 @click.option(
     "--home",
     "home_path",
@@ -381,9 +466,11 @@ def status(home_path: str | None, as_json: bool) -> None:
 @_handles_errors
 def demo(home_path: str | None, scale: float) -> None:
     """Generate sample exports in a new temporary home (or --home) and run the pipeline."""
-    from kam.pipeline import run_demo
+    from kam.demo import run_demo
 
-    run_demo(Path(home_path) if home_path else None, scale=scale, echo=click.echo)
+    rating = run_demo(Path(home_path) if home_path else None, scale=scale, echo=_console)
+    print_published(rating)
+    click.echo(f"the report of every run: kam report --home {rating.home.root}")
 
 
 def _run_cli() -> int:
@@ -405,6 +492,8 @@ def _run_cli() -> int:
         click.echo(f"kam: {error}", err=True)
         return error.exit_code
     except Exception as error:  # an internal error still ends with one line
+        if _debug:
+            traceback.print_exc()
         click.echo(
             f"kam: internal error after {time.monotonic() - started:.1f} s: "
             f"{type(error).__name__}: {error}",

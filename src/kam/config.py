@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import glob
 from dataclasses import dataclass, field
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -31,6 +32,8 @@ SOURCE_KEYS = (
 )
 TOP_KEYS = ("preset", "sources", "duckdb", "rules", "gate", "publish", "schedule")
 GATE_DEFAULTS = {"max_churn": 0.40, "max_volume_drop": 0.50, "max_data_age_days": None}
+# The time zone of the schedule and of "today" (every run's default as-of date).
+DEFAULT_TIMEZONE = "Asia/Shanghai"
 DUCKDB_KEYS = ("memory_limit", "threads", "temp_directory")
 PUBLISH_KEYS = ("postgres",)
 SCHEDULE_KEYS = ("daily", "annual", "timezone")
@@ -96,6 +99,15 @@ class Config:
     gate: GateSettings = field(default_factory=GateSettings)
     publish: dict[str, Any] = field(default_factory=dict)
     schedule: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def timezone(self) -> ZoneInfo:
+        """kam.yml `schedule.timezone` (default Asia/Shanghai)."""
+        return ZoneInfo(str(self.schedule.get("timezone", DEFAULT_TIMEZONE)))
+
+    def today(self) -> date:
+        """Today in the schedule's time zone: the as-of date of a run that names none."""
+        return datetime.now(self.timezone).date()
 
 
 def _fail(where: str, problem: str) -> ConfigError:

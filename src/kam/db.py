@@ -8,15 +8,18 @@ import duckdb
 
 from kam.config import DuckDBSettings
 
+MEMORY = ":memory:"
+
 
 def connect(
-    path: Path | str,
+    path: Path | str = MEMORY,
     settings: DuckDBSettings | None = None,
     *,
     read_only: bool = False,
 ) -> duckdb.DuckDBPyConnection:
-    """Open a DuckDB database with the memory, thread and temp-directory limits of kam.yml."""
-    if not read_only:
+    """Open a DuckDB database (an in-memory one by default) with the memory, thread and
+    temp-directory limits of kam.yml."""
+    if not read_only and str(path) != MEMORY:
         Path(path).parent.mkdir(parents=True, exist_ok=True)
     settings = settings or DuckDBSettings()
     # Given when the database opens: DuckDB refuses to SET another temp directory once a query

@@ -18,6 +18,11 @@ DEFAULT_HOME = "./kam_home"
 class Home:
     root: Path
 
+    # The names of a published version, also used inside its staging directory.
+    SERVING_FILE = "kam.duckdb"
+    PARQUET_DIR = "parquet"
+    MANIFEST = "manifest.json"
+
     @classmethod
     def resolve(cls, path: str | os.PathLike | None = None) -> Home:
         """The home from an explicit path, else KAM_HOME, else ./kam_home."""
@@ -43,6 +48,32 @@ class Home:
     @property
     def published_dir(self) -> Path:
         return self.root / "published"
+
+    @property
+    def serving_file(self) -> Path:
+        """The DuckDB file BI tools open read-only (replaced by rename)."""
+        return self.published_dir / self.SERVING_FILE
+
+    @property
+    def published_parquet(self) -> Path:
+        return self.published_dir / self.PARQUET_DIR
+
+    @property
+    def manifest_path(self) -> Path:
+        return self.published_dir / self.MANIFEST
+
+    @property
+    def runs_dir(self) -> Path:
+        """One directory per run (its report and Data Docs); `latest` links the newest."""
+        return self.root / "runs"
+
+    def run_dir(self, run_id: str) -> Path:
+        return self.runs_dir / run_id
+
+    @property
+    def dbt_target_dir(self) -> Path:
+        """dbt's target path: the compiled project, its manifest and the last run's results."""
+        return self.work_dir / "dbt-target"
 
     @property
     def logs_dir(self) -> Path:

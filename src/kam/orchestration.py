@@ -12,7 +12,7 @@ import re
 from datetime import date
 from typing import Any
 
-from kam.config import Config, load_config
+from kam.config import DEFAULT_TIMEZONE, Config, load_config
 from kam.home import Home
 from kam.paths import DBT_PROJECT_DIR
 from kam.schema import SOURCES
@@ -23,7 +23,6 @@ from kam.schema import SOURCES
 log = logging.getLogger("kam")
 DEFAULT_DAILY_SCHEDULE = "0 5 * * *"
 DEFAULT_ANNUAL_SCHEDULE = "0 6 15 1 *"
-DEFAULT_TIMEZONE = "Asia/Shanghai"
 
 
 def home() -> Home:
@@ -36,9 +35,11 @@ def kam_run_id(context: dict[str, Any]) -> str:
 
 
 def run_as_of(context: dict[str, Any]) -> date:
-    """A DAG run's as-of date: the end of its data interval (its logical date if none)."""
+    """A DAG run's as-of date: the date, in kam.yml's time zone, of the end of its data
+    interval (its logical date if none; today for a run triggered without either)."""
+    config = load_config(home())
     moment = context.get("data_interval_end") or context.get("logical_date")
-    return moment.date() if moment is not None else date.today()
+    return moment.astimezone(config.timezone).date() if moment is not None else config.today()
 
 
 def _echo(line: str) -> None:
@@ -68,29 +69,31 @@ def configured_sources() -> list[str]:
 
 
 def dbt_settings() -> dict[str, Any]:
-    """Paths, environment and vars for Cosmos: the same profile and vars as `kam build`."""
-    from kam.build import dbt_profile_environment
-    from kam.rules import effective_rules, rules_hash
+    """Paths, environment and vars for Cosmos: those of `kam build` (kam.build.dbt_invocation),
+    with the run's values as templates Airflow renders for each task (the operators' env is
+    a template field)."""
+    from kam.build import dbt_invocation
 
     kam_home = home()
     try:
         config = load_config(kam_home)
-        rules = effective_rules(config.rules)
-        variables = {**rules, "rules_hash": rules_hash(rules)}
-    except Exception:
-        config, variables = Config(home=kam_home, sources={}), {}
+    except Exception:  # no home yet at parse time: the rule defaults apply
+        config = Config(home=kam_home, sources={})
+    variables, environment = dbt_invocation(
+        config, as_of=_from_prepare("as_of"), run_id=_from_prepare("run_id")
+    )
     return {
         "project_dir": DBT_PROJECT_DIR,
         "profiles_yml": DBT_PROJECT_DIR / "profiles.yml",
-        "env": {
-            **dbt_profile_environment(config),
-            "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
-            # Rendered by Airflow for each task (the operators' env is a template field).
-            "KAM_AS_OF_DATE": "{{ data_interval_end | ds }}",
-            "KAM_RUN_ID": "{{ run_id }}",
-        },
+        "env": environment,
         "vars": variables,
     }
+
+
+def _from_prepare(key: str) -> str:
+    """A template for a value of the run's context as the prepare_warehouse task returned it:
+    the dbt tasks get the very as-of date and run id the Python tasks use."""
+    return "{{ ti.xcom_pull(task_ids='prepare_warehouse')['" + key + "'] }}"
 
 
 def _config() -> Config:
@@ -107,21 +110,27 @@ def ingest_source(source: str, context: dict[str, Any]) -> dict[str, int]:
     from kam.pipeline import ingest_step, recorded_run
 
     config = _config()
-    with recorded_run(config.home, "ingest", run_as_of(context), _echo, kam_run_id(context)) as run:
+    with recorded_run(
+        config, "ingest", _echo, as_of=run_as_of(context), run_id=kam_run_id(context)
+    ) as run:
         ingest_step(config, run, [source], _echo)
     return run.facts.get("batches", {})
 
 
-def prepare_warehouse(context: dict[str, Any]) -> None:
+def prepare_warehouse(context: dict[str, Any]) -> dict[str, str]:
     """kam's own tables exist and the override register is loaded, before dbt runs; the
-    incremental models start over when the run asks for a full refresh or the code changed."""
+    incremental models start over when the run asks for a full refresh or the code changed.
+    Returns the run's as-of date and id, which the dbt tasks read (dbt_settings)."""
     from kam.build import prepare_warehouse as prepare
     from kam.pipeline import recorded_run
 
     config = _config()
     full_refresh = bool((context.get("params") or {}).get("full_refresh"))
-    with recorded_run(config.home, "prepare", run_as_of(context), _echo, kam_run_id(context)):
+    with recorded_run(
+        config, "prepare", _echo, as_of=run_as_of(context), run_id=kam_run_id(context)
+    ) as run:
         prepare(config, full_refresh=full_refresh, echo=_echo)
+    return {"as_of": run.as_of.isoformat(), "run_id": run.run_id}
 
 
 def gate(context: dict[str, Any], accept_churn: bool = False) -> None:
@@ -129,7 +138,9 @@ def gate(context: dict[str, Any], accept_churn: bool = False) -> None:
     from kam.pipeline import gate_step, recorded_run
 
     config = _config()
-    with recorded_run(config.home, "gate", run_as_of(context), _echo, kam_run_id(context)) as run:
+    with recorded_run(
+        config, "gate", _echo, as_of=run_as_of(context), run_id=kam_run_id(context)
+    ) as run:
         run.checks = []  # a retried gate judges afresh
         gate_step(config, run, accept_churn, _echo, dbt_tested_upstream=True)
 
@@ -141,7 +152,7 @@ def publish(context: dict[str, Any]) -> str:
 
     config = _config()
     with recorded_run(
-        config.home, "publish", run_as_of(context), _echo, kam_run_id(context)
+        config, "publish", _echo, as_of=run_as_of(context), run_id=kam_run_id(context)
     ) as run:
         if "gate" not in run.phases or run.failed_checks:
             raise GateFailed("nothing published: this DAG run has no passing gate")
@@ -156,7 +167,7 @@ def record_failure(context: dict[str, Any]) -> None:
     try:
         config = _config()
         with recorded_run(
-            config.home, "failure", run_as_of(context), _echo, kam_run_id(context)
+            config, "failure", _echo, as_of=run_as_of(context), run_id=kam_run_id(context)
         ) as run:
             task_instance = context.get("task_instance")
             failure = {
@@ -201,7 +212,7 @@ def freeze_and_rate(params: dict[str, Any], context: dict[str, Any]) -> str:
     as_of = run_as_of(context)
     state = check_allowed(config, year=year, force=force, approved_by=None, as_of=as_of)
     command = f"rerate --year {year}"
-    with recorded_run(config.home, command, as_of, _echo, kam_run_id(context)) as run:
+    with recorded_run(config, command, _echo, as_of=as_of, run_id=kam_run_id(context)) as run:
         candidate = rate_step(config, run, year=year, state=state, force=force, echo=_echo)
         run.status = "pending"
     return candidate
@@ -213,7 +224,9 @@ def gate_rating(params: dict[str, Any], context: dict[str, Any]) -> None:
     from kam.rerate import gate_candidate_step
 
     config = _config()
-    with recorded_run(config.home, "gate", run_as_of(context), _echo, kam_run_id(context)) as run:
+    with recorded_run(
+        config, "gate", _echo, as_of=run_as_of(context), run_id=kam_run_id(context)
+    ) as run:
         gate_candidate_step(
             config,
             run,
@@ -231,7 +244,7 @@ def approve_and_publish(approved_by: str, context: dict[str, Any]) -> str:
 
     config = _config()
     with recorded_run(
-        config.home, "publish", run_as_of(context), _echo, kam_run_id(context)
+        config, "publish", _echo, as_of=run_as_of(context), run_id=kam_run_id(context)
     ) as run:
         run.checks = []
         gate_candidate_step(

@@ -6,15 +6,14 @@ runs/<run_id>/; nothing is published unless the gate ran in the same run and pas
 
 from __future__ import annotations
 
-import tempfile
 import time
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, closing, contextmanager
 from datetime import date
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from kam.config import Config, load_config
+from kam.console import summary
 from kam.errors import ConfigError, GateFailed, InputError, KamError
 from kam.home import Home
 from kam.ingest import BatchResult, ingest
@@ -27,15 +26,6 @@ if TYPE_CHECKING:
 
 Echo = Callable[[str], None]
 STEPS = ("ingest", "build", "gate", "publish")
-
-
-def parse_date(text: str | None, option: str = "--as-of") -> date | None:
-    if text is None:
-        return None
-    try:
-        return date.fromisoformat(text)
-    except ValueError:
-        raise ConfigError(f"{option} {text}: expected a date like 2026-01-15") from None
 
 
 def _describe(batch: BatchResult) -> str:
@@ -53,15 +43,28 @@ def _describe(batch: BatchResult) -> str:
 
 @contextmanager
 def recorded_run(
-    home: Home, command: str, as_of: date | None, echo: Echo, run_id: str | None = None
+    config: Config,
+    command: str,
+    echo: Echo,
+    *,
+    as_of: date | None = None,
+    run_id: str | None = None,
+    aging_as_of: date | None = None,
 ) -> Iterator[Run]:
-    """A run under the home lock whose report is written however it ends.
+    """A run under the home lock whose report is written however it ends: the run's context
+    (home, id, as-of date, aging date), made once by the CLI from its options or by an Airflow
+    task from its context, and carried by the Run to every step.
 
-    With `run_id`, the run of that id is continued (each task of an Airflow DAG run adds its
-    part to the same report).
+    The as-of date defaults to today in kam.yml's time zone. With `run_id`, the run of that id
+    is continued (each task of an Airflow DAG run adds its part to the same report).
     """
+    home = config.home
+    as_of = as_of or config.today()
     with home.lock():
         run = open_run(home, run_id, command, as_of) if run_id else new_run(home, command, as_of)
+        if aging_as_of:
+            run.aging_as_of = aging_as_of
+            run.facts["aging_as_of"] = aging_as_of.isoformat()
         run.status = "running"
         try:
             yield run
@@ -77,7 +80,7 @@ def recorded_run(
             raise
         finally:
             report = write_report(run)
-            echo(f"report: {report}")
+            summary(echo, f"report: {report}")
 
 
 def ingest_step(config: Config, run: Run, sources: list[str] | None, echo: Echo) -> None:
@@ -89,9 +92,10 @@ def ingest_step(config: Config, run: Run, sources: list[str] | None, echo: Echo)
         echo(f"{name:15} no file matches {', '.join(config.sources[name].paths)}")
     counts = {status: result.count(status) for status in ("loaded", "skipped", "rejected")}
     run.facts["batches"] = counts
-    echo(
+    summary(
+        echo,
         f"ingest: {counts['loaded']} loaded, {counts['skipped']} skipped, "
-        f"{counts['rejected']} rejected"
+        f"{counts['rejected']} rejected",
     )
     if result.rejected:
         names = "; ".join(b.message or b.file_name for b in result.rejected)
@@ -106,31 +110,21 @@ def build_step(
     select: str | None = None,
     extra_vars: dict[str, Any] | None = None,
     full_refresh: bool = False,
-    aging_as_of: date | None = None,
 ) -> None:
-    """dbt build (or the part of it downstream of `select`); a failing node fails the run.
-    `aging_as_of`: the date of the receivables aging (default the latest document date)."""
+    """dbt build (or the part of it downstream of `select`); a failing node fails the run."""
     # The steps import what they need: `kam ingest` does not load dbt, GX or pandas.
     from kam.build import run_build
     from kam.gate import dbt_results_check
 
     started = time.monotonic()
-    run_vars = {
-        "as_of_date": run.as_of.isoformat(),
-        "aging_as_of_date": aging_as_of.isoformat() if aging_as_of else None,
-        "run_id": run.run_id,
-        **(extra_vars or {}),
-    }
-    if aging_as_of:
-        run.facts["aging_as_of"] = aging_as_of.isoformat()
     build = run_build(
-        config, run_vars=run_vars, select=select, full_refresh=full_refresh, echo=echo
+        config, run, select=select, extra_vars=extra_vars, full_refresh=full_refresh, echo=echo
     )
     run.phases["build"] = run.phases.get("build", 0.0) + time.monotonic() - started
     run.build = build
     run.facts["rules_hash"] = build.rules_hash
     if build.failures:
-        run.checks.append(dbt_results_check(config.home.work_dir / "dbt-target"))
+        run.checks.append(dbt_results_check(config.home.dbt_target_dir))
         raise GateFailed(
             f"build failed: {'; '.join(build.failures)} (log: {config.home.logs_dir / 'dbt.log'})"
         )
@@ -219,11 +213,11 @@ def publish_step(
         echo=echo,
     )
     run.phases["publish"] = time.monotonic() - started
-    published = config.home.published_dir
+    home = config.home
     run.facts["published"] = {
-        "duckdb": str(published / "kam.duckdb"),
-        "parquet": str(published / "parquet"),
-        "manifest": str(published / "manifest.json"),
+        "duckdb": str(home.serving_file),
+        "parquet": str(home.published_parquet),
+        "manifest": str(home.manifest_path),
         "rating_year": manifest["rating_year"],
     }
     run.status = "published"
@@ -249,14 +243,17 @@ def run_pipeline(
             raise InputError(f"--source {', '.join(unknown)}: not configured in {home.config_path}")
     if "publish" in steps and "gate" not in steps:
         raise ConfigError("publishing needs the gate in the same run")
-    with recorded_run(home, " ".join(steps), as_of, echo) as run, ExitStack() as stack:
+    with (
+        recorded_run(config, " ".join(steps), echo, as_of=as_of, aging_as_of=aging_as_of) as run,
+        ExitStack() as stack,
+    ):
         if "ingest" in steps:
             ingest_step(config, run, sources, echo)
         suites = None
         if "build" in steps and "gate" in steps:  # started after the ingest, which uses every core
             suites = stack.enter_context(prewarmed_suites(config))
         if "build" in steps:
-            build_step(config, run, echo, full_refresh=full_refresh, aging_as_of=aging_as_of)
+            build_step(config, run, echo, full_refresh=full_refresh)
         staged = None
         if "publish" in steps:  # the gate mostly waits on its worker process meanwhile
             staged = stack.enter_context(staged_during_gate(config, run))
@@ -270,35 +267,3 @@ def run_pipeline(
 def run_ingest(home: Home, *, sources: list[str] | None = None, echo: Echo = print) -> Run:
     """`kam ingest`: load the inbox as a run of its own."""
     return run_pipeline(home, steps=("ingest",), sources=sources, echo=echo)
-
-
-def print_published(run: Run, echo: Echo) -> None:
-    """Where a published version's files are, for the person who ran it."""
-    published = run.facts.get("published")
-    if not published:
-        return
-    echo(f"published run {run.run_id} (rating year {published['rating_year']}):")
-    echo(f"  DuckDB   {published['duckdb']}")
-    echo(f"  Parquet  {published['parquet']}/")
-    echo(f"  manifest {published['manifest']}")
-    echo(f"  report   {run.directory / 'report.md'}")
-
-
-def run_demo(home_root: Path | None, *, scale: float, echo: Echo = print) -> Home:
-    """A home with generated exports: run the whole pipeline, then the annual re-rating of the
-    last generated year, approved; print where everything is."""
-    from kam.generate import generate
-    from kam.rerate import run_rerate
-
-    root = home_root or Path(tempfile.mkdtemp(prefix="kam-demo-"))
-    home = Home.resolve(root)
-    echo(f"demo home: {home.root}")
-    summary = generate(home, scale=scale, progress=echo)
-    echo(f"generated {summary.customers:,} customers, {sum(summary.rows.values()):,} rows")
-    run_pipeline(home, echo=echo)
-    year = summary.years[-1]
-    echo(f"annual re-rating of {year}, approved by 'demo'")
-    rating = run_rerate(home, year=year, approved_by="demo", echo=echo)
-    print_published(rating, echo)
-    echo(f"the report of every run: kam report --home {home.root}")
-    return home

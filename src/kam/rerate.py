@@ -14,10 +14,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
-import duckdb
-
 from kam.build import models_fingerprint
 from kam.config import Config, load_config
+from kam.console import summary
 from kam.db import connect
 from kam.errors import ConfigError, KamError
 from kam.home import Home
@@ -50,7 +49,7 @@ def _state(config: Config, year: int) -> RatingState:
     if not config.home.warehouse_path.exists():
         raise KamError(f"nothing has been loaded in {config.home.root}: run kam ingest first")
     # Read-only: a refused re-rating must leave the warehouse file byte-identical.
-    con = duckdb.connect(str(config.home.warehouse_path), read_only=True)
+    con = connect(config.home.warehouse_path, config.duckdb, read_only=True)
     try:
         exists = con.execute(
             "SELECT count(*) FROM duckdb_tables() "
@@ -170,7 +169,7 @@ def _approve(
 
 
 def _changes_summary(config: Config, year: int) -> dict[str, int]:
-    con = duckdb.connect(str(config.home.warehouse_path), read_only=True)
+    con = connect(config.home.warehouse_path, config.duckdb, read_only=True)
     try:
         rows = con.execute(
             "SELECT change, count(*) FROM marts.key_account_changes WHERE rating_year = ? "
@@ -222,7 +221,7 @@ def rate_step(
         candidate = run.run_id
         rated = _freeze(config, run, year, superseded)
         run.facts["rated_customers"] = rated
-        echo(f"rated {rated:,} customers for {year} (run {candidate}), pending approval")
+        summary(echo, f"rated {rated:,} customers for {year} (run {candidate}), pending approval")
     run.facts.update({"rating_run": candidate, "supersedes": superseded})
     return candidate
 
@@ -255,7 +254,10 @@ def approve_and_publish_step(config: Config, run: Run, echo: Echo) -> None:
         datetime.fromisoformat(approval["approved_at"]),
         run.facts["supersedes"],
     )
-    echo(f"rating {candidate} of {run.facts['rating_year']} approved by {approval['approved_by']}")
+    summary(
+        echo,
+        f"rating {candidate} of {run.facts['rating_year']} approved by {approval['approved_by']}",
+    )
     publish_step(config, run, None, echo)
 
 
@@ -274,14 +276,16 @@ def run_rerate(
     A refused re-rating raises before anything is written (no run, no report).
     """
     config = load_config(home)
-    as_of = as_of or datetime.now(UTC).date()
+    as_of = as_of or config.today()
     state = check_allowed(config, year=year, force=force, approved_by=approved_by, as_of=as_of)
     command = f"rerate --year {year}" + (" --force" if force else "")
-    with recorded_run(home, command, as_of, echo) as run:
+    with recorded_run(config, command, echo, as_of=as_of) as run:
         candidate = rate_step(config, run, year=year, state=state, force=force, echo=echo)
         if not approved_by:
             run.status = "pending"
-            echo(f"nothing published: kam rerate --year {year} --approved-by NAME approves it")
+            summary(
+                echo, f"nothing published: kam rerate --year {year} --approved-by NAME approves it"
+            )
             return run
         # The candidate is gated as if approved; its approval is recorded only when it passes.
         gate_candidate_step(

@@ -43,27 +43,28 @@ class Run:
     message: str = ""
     facts: dict[str, Any] = field(default_factory=dict)
     build: Any = field(default=None, repr=False)  # the BuildResult of this run's build step
+    aging_as_of: date | None = None  # the receivables aging date, when the run sets it
 
     @property
     def directory(self) -> Path:
-        return self.home.root / "runs" / self.run_id
+        return self.home.run_dir(self.run_id)
 
     @property
     def failed_checks(self) -> list[CheckResult]:
         return [c for c in self.checks if c.blocking and not c.passed]
 
 
-def new_run(home: Home, command: str, as_of: date | None = None) -> Run:
+def new_run(home: Home, command: str, as_of: date) -> Run:
     """A run with a new id (UTC time + random suffix: sortable and unique)."""
     now = datetime.now(UTC)
     run_id = f"{now:%Y%m%dT%H%M%SZ}-{secrets.token_hex(3)}"
-    return Run(home, run_id, as_of or now.date(), now, command)
+    return Run(home, run_id, as_of, now, command)
 
 
-def open_run(home: Home, run_id: str, command: str, as_of: date | None = None) -> Run:
+def open_run(home: Home, run_id: str, command: str, as_of: date) -> Run:
     """The run with this id: continued from its report when one exists (an Airflow DAG run's
     tasks share one kam run), else a new one."""
-    path = home.root / "runs" / run_id / "report.json"
+    path = home.run_dir(run_id) / "report.json"
     if not path.exists():
         run = new_run(home, command, as_of)
         run.run_id = run_id
@@ -72,7 +73,7 @@ def open_run(home: Home, run_id: str, command: str, as_of: date | None = None) -
     run = Run(
         home,
         run_id,
-        as_of or date.fromisoformat(document["as_of"]),
+        as_of,
         datetime.fromisoformat(document["started_at"]),
         document["command"],
         phases=dict(document["phases"]),
@@ -146,7 +147,7 @@ def latest_report(home: Home, *, as_json: bool = False) -> str:
     """The latest run's report (markdown, or the JSON document)."""
     from kam.errors import KamError
 
-    latest = home.root / "runs" / "latest"
+    latest = home.runs_dir / "latest"
     if not latest.exists():
         raise KamError(f"no run has been recorded in {home.root} yet")
     return (latest / ("report.json" if as_json else "report.md")).read_text(encoding="utf-8")

@@ -15,12 +15,13 @@ import json
 import shutil
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import UTC, date, datetime
 from typing import Any
 
 import duckdb
 
 from kam.config import Config, load_config
+from kam.console import summary
 from kam.db import connect, quote_literal
 from kam.errors import EXIT_GATE_FAILED, KamError
 from kam.home import Home
@@ -195,12 +196,9 @@ def verify_rating(config: Config, year: int, echo: Echo = print) -> RatingRecord
         finally:
             con.close()
         echo(f"verify: rebuilding the rating of {year} as run {record.run_id} saw it")
-        build = run_dbt(
-            scratch_config,
-            ["run", "--select", RATING_CHAIN],
-            run_vars={"as_of_date": record.as_of.isoformat(), "run_id": record.run_id},
-            echo=lambda line: None,
-        )
+        # The rating run as it was, rebuilt on the scratch warehouse: its as-of date and id.
+        rebuild = Run(scratch, record.run_id, record.as_of, datetime.now(UTC), "verify")
+        build = run_dbt(scratch_config, ["run", "--select", RATING_CHAIN], run=rebuild, echo=echo)
         if build.failures:
             raise KamError(f"verify: the rebuild failed: {'; '.join(build.failures)}")
         con = connect(scratch.warehouse_path, config.duckdb)
@@ -239,13 +237,13 @@ def run_verify(home: Home, *, year: int, echo: Echo = print) -> Run:
     from kam.pipeline import recorded_run
 
     config = load_config(home)
-    with recorded_run(home, f"rerate --year {year} --verify", None, echo) as run:
+    with recorded_run(config, f"rerate --year {year} --verify", echo) as run:
         record = verify_rating(config, year, echo)
         check = verification_check(record)
         run.checks.append(check)
         run.facts.update({"rating_year": year, "rating_run": record.run_id})
         if check.note:
-            echo(f"verify: {check.note}")
+            summary(echo, f"verify: {check.note}")
         if record.differences:
             named = "; ".join(
                 f"{d['customer_id']} ({d['columns']})" for d in record.differences[:NAMED]
@@ -254,8 +252,9 @@ def run_verify(home: Home, *, year: int, echo: Echo = print) -> Run:
                 f"the frozen rating of {year} (run {record.run_id}) does not reproduce: "
                 f"{len(record.differences)} of {record.customers} customers differ: {named}"
             )
-        echo(
+        summary(
+            echo,
             f"verify: the frozen rating of {year} (run {record.run_id}, {record.status}) "
-            f"reproduces: {record.customers} customers, 0 differences"
+            f"reproduces: {record.customers} customers, 0 differences",
         )
     return run

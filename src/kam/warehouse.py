@@ -12,6 +12,21 @@ import duckdb
 
 from kam.schema import SOURCES, SQL_TYPES, Source
 
+# The published relations: dbt's marts, which kam gates, copies into the serving file and
+# Parquet, and loads into Postgres.
+MARTS = (
+    "dim_customers",
+    "dim_customers_history",
+    "customer_value",
+    "customer_abc",
+    "customer_ratings",
+    "key_accounts",
+    "key_account_changes",
+    "retention_cohorts",
+    "ar_aging",
+    "account_coverage",
+)
+
 BATCH_COLUMNS = (
     ("batch_id", "BIGINT NOT NULL"),
     ("source", "VARCHAR NOT NULL"),

@@ -9,6 +9,7 @@ from pathlib import Path
 import duckdb
 
 from kam.config import Config
+from kam.console import summary
 from kam.db import connect
 from kam.gate.datasets import Scope
 from kam.gate.expectations import run_suites
@@ -123,12 +124,12 @@ def run_gate(
             )
         ]
     else:
-        checks = [dbt_results_check(home.work_dir / "dbt-target")]
+        checks = [dbt_results_check(home.dbt_target_dir)]
     con = connect(home.warehouse_path, config.duckdb, read_only=True)
     try:
         scope = audit_scope(con, config, run)
         checks += _suite_results(con, run, scope, suites, echo)
-        previous = previous_manifest(home.published_dir)
+        previous = previous_manifest(home.manifest_path)
         latest = data_through(con)
         counts = mart_row_counts(con)
         checks.append(churn_check(con, scope.rating_year, gate.max_churn, accept_churn))
@@ -147,7 +148,10 @@ def run_gate(
     for check in checks:
         if not check.passed:
             verdict = "FAILED" if check.blocking else "WARNING"
-            echo(f"  {verdict} {check.name}: {check.failing_count} failing ({check.description})")
+            summary(
+                echo,
+                f"  {verdict} {check.name}: {check.failing_count} failing ({check.description})",
+            )
     passed = sum(1 for c in checks if c.passed)
-    echo(f"gate: {passed} of {len(checks)} checks passed")
+    summary(echo, f"gate: {passed} of {len(checks)} checks passed")
     return checks

@@ -11,23 +11,11 @@ from typing import Any
 import duckdb
 
 from kam.runs import SAMPLE_ROWS, CheckResult
-
-MARTS = (
-    "dim_customers",
-    "dim_customers_history",
-    "customer_value",
-    "customer_abc",
-    "customer_ratings",
-    "key_accounts",
-    "key_account_changes",
-    "retention_cohorts",
-    "ar_aging",
-    "account_coverage",
-)
+from kam.warehouse import MARTS
 
 
-def previous_manifest(published_dir: Path) -> dict[str, Any] | None:
-    path = published_dir / "manifest.json"
+def previous_manifest(path: Path) -> dict[str, Any] | None:
+    """The published version's manifest (None before the first publication)."""
     if not path.exists():
         return None
     return json.loads(path.read_text(encoding="utf-8"))

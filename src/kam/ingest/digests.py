@@ -14,7 +14,7 @@ from pathlib import Path
 
 import duckdb
 
-from kam.ingest.files import sha256_of
+from kam.checksums import sha256_of
 
 TABLE = "meta.file_digests"  # kam.warehouse.FILE_DIGEST_COLUMNS
 

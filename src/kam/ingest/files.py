@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import codecs
 import csv
-import hashlib
 import json
 import os
 import re
@@ -68,14 +67,6 @@ def file_format(path: Path, configured: str) -> str:
             "(set format: csv, xlsx or parquet for this source)"
         )
     return fmt
-
-
-def sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        while chunk := handle.read(CHUNK_BYTES):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def detect_encoding(sample: bytes, name: str) -> str:

@@ -14,11 +14,11 @@ from pathlib import Path
 
 import duckdb
 
+import kam.ingest.parse as parse
 from kam.config import ColumnMapping, SourceConfig
 from kam.db import quote_identifier, quote_literal
 from kam.errors import InputError
 from kam.home import Home
-from kam.ingest import parse
 from kam.ingest.digests import FileDigests
 from kam.ingest.files import file_format, header_key
 from kam.ingest.readers import SourceTable, read_csv, read_parquet, read_xlsx

@@ -20,15 +20,15 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import duckdb
-
+from kam.checksums import sha256_of
 from kam.config import Config
-from kam.db import quote_literal
-from kam.gate.history import MARTS
-from kam.ingest.files import sha256_of
+from kam.console import summary
+from kam.db import connect, quote_literal
+from kam.home import Home
 from kam.publish.postgres import load_new_schema, swap_in, target_from_config
 from kam.runs import Run
 from kam.version import code_version
+from kam.warehouse import MARTS
 
 Echo = Callable[[str], None]
 KEEP_VERSIONS = 3
@@ -58,8 +58,8 @@ def _prune_versions(published_dir: Path, current: str) -> None:
 def _write_serving_file(config: Config, staging: Path, meta: dict[str, Any]) -> dict[str, int]:
     """The serving DuckDB file and the Parquet copies, from the warehouse's marts; `meta` gets
     the rating year published (key_accounts' year, even when its list is empty)."""
-    serving = staging / "kam.duckdb"
-    con = duckdb.connect(str(serving))
+    serving = staging / Home.SERVING_FILE
+    con = connect(serving, config.duckdb)
     try:
         con.execute(
             f"ATTACH {quote_literal(str(config.home.warehouse_path))} AS warehouse (READ_ONLY)"
@@ -73,7 +73,7 @@ def _write_serving_file(config: Config, staging: Path, meta: dict[str, Any]) -> 
             con.execute(
                 f"CREATE TABLE marts.{name} AS SELECT * FROM warehouse.marts.{name} WITH NO DATA"
             )
-        (staging / "parquet").mkdir()
+        (staging / Home.PARQUET_DIR).mkdir()
         sizes = dict(
             con.execute(
                 "SELECT table_name, estimated_size FROM duckdb_tables() "
@@ -87,7 +87,7 @@ def _write_serving_file(config: Config, staging: Path, meta: dict[str, Any]) -> 
                 (rows,) = cursor.execute(
                     f"INSERT INTO marts.{name} SELECT * FROM warehouse.marts.{name}"
                 ).fetchone()
-                target = staging / "parquet" / f"{name}.parquet"
+                target = staging / Home.PARQUET_DIR / f"{name}.parquet"
                 cursor.execute(
                     f"COPY marts.{name} TO {quote_literal(str(target))} "
                     "(FORMAT parquet, COMPRESSION zstd)"
@@ -123,18 +123,19 @@ def _write_serving_file(config: Config, staging: Path, meta: dict[str, Any]) -> 
     return counts
 
 
-def _swap_in(published: Path, staging: Path, run_id: str) -> None:
+def _swap_in(home: Home, staging: Path, run_id: str) -> None:
     """Parquet directory by symlink swap, then the DuckDB file by rename: each one atomic."""
+    published = home.published_dir
     version_dir = published / "versions" / run_id
     version_dir.mkdir(parents=True)
-    os.replace(staging / "parquet", version_dir / "parquet")
+    os.replace(staging / Home.PARQUET_DIR, version_dir / Home.PARQUET_DIR)
     link = published / f".parquet-{run_id}.tmp"
-    os.symlink(Path("versions") / run_id / "parquet", link)
-    parquet = published / "parquet"
+    os.symlink(Path("versions") / run_id / Home.PARQUET_DIR, link)
+    parquet = home.published_parquet
     if parquet.exists() and not parquet.is_symlink():
         shutil.rmtree(parquet)  # a plain directory from elsewhere cannot be swapped atomically
     os.replace(link, parquet)
-    os.replace(staging / "kam.duckdb", published / "kam.duckdb")
+    os.replace(staging / Home.SERVING_FILE, home.serving_file)
 
 
 class Staged:
@@ -204,8 +205,13 @@ def publish(
         staged.discard()
         raise
     staging, meta = staged.directory, staged.meta
-    files = {"kam.duckdb": staging / "kam.duckdb"}
-    files.update({f"parquet/{p.name}": p for p in sorted((staging / "parquet").glob("*.parquet"))})
+    files = {Home.SERVING_FILE: staging / Home.SERVING_FILE}
+    files.update(
+        {
+            f"{Home.PARQUET_DIR}/{p.name}": p
+            for p in sorted((staging / Home.PARQUET_DIR).glob("*.parquet"))
+        }
+    )
     manifest = {
         **meta,
         "data_through": run.facts.get("data_through"),
@@ -226,17 +232,17 @@ def publish(
     new_schema = None
     if target is not None:
         new_schema = load_new_schema(
-            target, staging / "kam.duckdb", run.run_id, staging / "postgres"
+            target, staging / Home.SERVING_FILE, run.run_id, staging / "postgres"
         )
-    _swap_in(published, staging, run.run_id)
+    _swap_in(config.home, staging, run.run_id)
     manifest_tmp = published / f".manifest-{run.run_id}.tmp"
     manifest_tmp.write_text(json.dumps(manifest, indent=2, default=str) + "\n", encoding="utf-8")
-    os.replace(manifest_tmp, published / "manifest.json")
+    os.replace(manifest_tmp, config.home.manifest_path)
     shutil.rmtree(staging, ignore_errors=True)
     _prune_versions(published, run.run_id)
     if target is not None and new_schema is not None:
         swap_in(target, new_schema, run.run_id, echo)
         manifest["postgres"] = {"schema": target.schema, "reader_role": target.reader_role}
-        echo(f"published to postgres schema {target.schema} ({target.dsn})")
-    echo(f"published version {run.run_id}: {published / 'kam.duckdb'}")
+        summary(echo, f"published to postgres schema {target.schema} ({target.dsn})")
+    summary(echo, f"published version {run.run_id}: {config.home.serving_file}")
     return manifest

@@ -15,11 +15,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import duckdb
-
-from kam.db import quote_literal
+from kam.db import connect, quote_literal
 from kam.errors import ConfigError, KamError
-from kam.gate.history import MARTS
+from kam.warehouse import MARTS
 
 Echo = Callable[[str], None]
 POSTGRES_KEYS = ("dsn", "password_env", "schema", "reader_role")
@@ -95,7 +93,7 @@ def load_new_schema(target: PostgresTarget, serving_file: Path, run_id: str, wor
     """Load every mart of the serving file into a new schema; return its name."""
     new_schema = f"{target.schema}_new_{re.sub(r'[^a-z0-9]', '', run_id.lower())}"
     work_dir.mkdir(parents=True, exist_ok=True)
-    source = duckdb.connect(str(serving_file), read_only=True)
+    source = connect(serving_file, read_only=True)
     try:
         with target.connect() as pg, pg.cursor() as cursor:
             cursor.execute(f'DROP SCHEMA IF EXISTS "{new_schema}" CASCADE')
