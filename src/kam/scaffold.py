@@ -6,7 +6,7 @@ from kam.home import Home
 from kam.schema import SOURCES
 
 TEMPLATE_HEAD = """\
-# kam configuration. Every key is documented in the README ("kam.yml").
+# kam configuration. Every key is documented in kam's docs/configuration.md.
 # Each source: a path glob (relative to this home), optional format/encoding/delimiter/
 # header_row/sheet (all default to auto), and either a preset or a column mapping:
 #   columns:
@@ -20,7 +20,7 @@ sources:
 
 TEMPLATE_TAIL = """\
 # duckdb: {memory_limit: 4GB, threads: 2, temp_directory: /tmp/kam}
-# Overrides of the rating rules (PRODUCT.md section 3); the defaults apply when absent.
+# Overrides of the rating rules (docs/rating-rules.md); the defaults apply when absent.
 rules: {}
 """
 
