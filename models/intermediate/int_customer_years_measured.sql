@@ -5,7 +5,7 @@ with customer_years as (
 ),
 
 presence as (
-    select * from {{ ref('stg_raw__source_presence') }}
+    select * from {{ ref('int_source_presence') }}
 ),
 
 order_totals as (

@@ -15,7 +15,7 @@ with measured as (
 ),
 
 presence as (
-    select * from {{ ref('stg_raw__source_presence') }}
+    select * from {{ ref('int_source_presence') }}
 ),
 
 indicators as (

@@ -4,7 +4,7 @@ with versions as (
     select
         *,
         coalesce(updated_at, cast(loaded_at as timestamp)) as version_at
-    from {{ ref('stg_raw__crm_account_versions') }}
+    from {{ ref('int_crm_account_versions') }}
 ),
 
 changed as (

@@ -1,4 +1,7 @@
 -- Every loaded version of every customer profile, in load order: the history's input.
+-- A view, as it was in staging: dim_customers_history alone reads it.
+{{ config(materialized="view") }}
+
 with accounts as (
     select * from {{ source('raw', 'crm_accounts') }}
 ),

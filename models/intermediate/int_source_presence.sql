@@ -1,5 +1,8 @@
 -- Which sources exist: a source with no loaded batch is absent, and the metrics it feeds are
 -- NULL rather than 0 (orders-only exports are a first-class case).
+-- A view, as it was in staging: one row, read by the customer-year metrics and their ranking.
+{{ config(materialized="view") }}
+
 with batches as (
     select * from {{ source('raw', 'batches') }}
 ),
