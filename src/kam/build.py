@@ -249,9 +249,11 @@ def run_build(
         )
         command = ["build"]
     if not code_changed:
-        # Unit tests check the dbt code with fixed inputs: they run whenever the code is new
-        # to this warehouse (and in make test), not again on every run of unchanged code.
-        command += ["--exclude-resource-type", "unit_test"]
+        # Unit tests check the dbt code with fixed inputs, and the key tests of staging and
+        # intermediate models (tag code_check) check what the code guarantees: they run
+        # whenever the code is new to this warehouse (and in make test), not again on every
+        # run of unchanged code. The marts' tests run on every build.
+        command += ["--exclude-resource-type", "unit_test", "--exclude", "tag:code_check"]
     result = run_dbt(config, command, run=run, extra_vars=extra_vars, echo=echo)
     if not select and not result.failures:
         record_built_code(config)

@@ -52,6 +52,13 @@ def load_overrides(con: duckdb.DuckDBPyConnection, home: Home) -> int:
             )
         row = {c: (v.strip() or None) for c, v in zip(columns, values, strict=True)}
         records.append(_check_row(path.name, number, row))
+    seen: dict[str, int] = {}
+    for line, record in enumerate(records, start=2):
+        if record[0] in seen:
+            raise ConfigError(
+                f"{path.name} line {line}: override_id {record[0]} repeats line {seen[record[0]]}"
+            )
+        seen[record[0]] = line
     if records:
         con.executemany("INSERT INTO raw.overrides VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", records)
     return len(records)
