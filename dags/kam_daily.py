@@ -33,7 +33,7 @@ DBT = orchestration.dbt_settings()
         "full_refresh": Param(
             False,
             type="boolean",
-            description="Rebuild the incremental models (see the README) whole.",
+            description="Rebuild the incremental models whole (docs/incremental-runs.md).",
         )
     },
 )

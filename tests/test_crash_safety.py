@@ -1,5 +1,5 @@
 """SIGKILL of `kam run` at random moments: the published version stays intact and the next
-run succeeds (slow: `pytest -m slow tests/test_crash_safety.py`; result in the README)."""
+run succeeds (slow: `pytest -m slow tests/test_crash_safety.py`; result in benchmarks/README.md)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The real UCI Online Retail II export, loaded through the README's mapping."""
+"""The real UCI Online Retail II export, loaded through examples/online_retail_ii/kam.yml."""
 
 from __future__ import annotations
 
