@@ -16,6 +16,7 @@ import shutil
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import suppress
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -31,7 +32,13 @@ from kam.console import summary
 from kam.db import connect, quote_literal
 from kam.errors import ConfigError
 from kam.home import Home
-from kam.publish.postgres import load_new_schema, swap_in, target_from_config
+from kam.publish.postgres import (
+    discard_version,
+    drop_old_versions,
+    load_new_schema,
+    swap_in,
+    target_from_config,
+)
 from kam.runs import Run
 from kam.version import code_version
 from kam.warehouse import MARTS
@@ -236,8 +243,9 @@ def publish(
     """Write (or take the `staged` files) and swap in a new published version; return its
     manifest.
 
-    Everything is written first (staging file, Parquet, the Postgres schema); only then are
-    the served names swapped, so a failure before the swap leaves every target as it was.
+    Everything is written first (staging file, Parquet, the Postgres version); only then are
+    the served names swapped, Postgres' views first, so a failure before the local swap leaves
+    every target as it was.
     """
     target = target_from_config(config.publish, postgres_dsn)
     published = config.home.published_dir
@@ -272,19 +280,26 @@ def publish(
             for check in run.checks
         },
     }
-    new_schema = None
     if target is not None:
-        new_schema = load_new_schema(
+        # Postgres first: a swap that fails (a BI session holds a view, an analyst's view
+        # would break) leaves every target as it was.
+        version = load_new_schema(
             target, staging / Home.SERVING_FILE, run.run_id, staging / "postgres"
         )
+        try:
+            swap_in(target, version, run.run_id)
+        except BaseException:
+            with suppress(Exception):  # the swap's own error is the one to report
+                discard_version(target, version)
+            raise
     _swap_in(config.home, staging, run.run_id)
     manifest_tmp = published / f".manifest-{run.run_id}.tmp"
     manifest_tmp.write_text(json.dumps(manifest, indent=2, default=str) + "\n", encoding="utf-8")
     os.replace(manifest_tmp, config.home.manifest_path)
     shutil.rmtree(staging, ignore_errors=True)
     _prune_versions(published, run.run_id)
-    if target is not None and new_schema is not None:
-        swap_in(target, new_schema, run.run_id, echo)
+    if target is not None:
+        drop_old_versions(target, version, echo)
         manifest["postgres"] = {"schema": target.schema, "reader_role": target.reader_role}
         summary(echo, f"published to postgres schema {target.schema} ({target.dsn})")
     summary(echo, f"published version {run.run_id}: {config.home.serving_file}")
