@@ -21,14 +21,14 @@ from kam.paths import PROJECT_ROOT
 from kam.warehouse import MARTS
 
 MARTS_YML = PROJECT_ROOT / "models" / "marts" / "_marts__models.yml"
+DATA_DICTIONARY = PROJECT_ROOT / "docs" / "data-dictionary.md"
 # Descriptions read "<Chinese business term> — <meaning>"; some are the term alone.
 TERM_SEPARATOR = " — "
 
 
-@dataclass(frozen=True)
-class Column:
-    name: str
-    data_type: str
+class Described:
+    """A description that reads "<Chinese business term> — <meaning>"."""
+
     description: str
 
     @property
@@ -38,13 +38,20 @@ class Column:
 
     @property
     def meaning(self) -> str:
-        """What the value means, after the term ('' when the description is the term alone)."""
+        """What it means, after the term ('' when the description is the term alone)."""
         parts = self.description.split(TERM_SEPARATOR, 1)
         return parts[1] if len(parts) > 1 else ""
 
 
 @dataclass(frozen=True)
-class Relation:
+class Column(Described):
+    name: str
+    data_type: str
+    description: str
+
+
+@dataclass(frozen=True)
+class Relation(Described):
     """A published relation: `schema.name` in the serving file."""
 
     schema: str
@@ -141,3 +148,62 @@ def comment_statements(
             if column.name in present
         ),
     ]
+
+
+def _cell(text: str) -> str:
+    return text.replace("|", "\\|")
+
+
+def render_data_dictionary() -> str:
+    """docs/data-dictionary.md: every published relation, its grain, and every column with
+    its type, Chinese term and meaning (`make dictionary` writes it; a test compares)."""
+    relations = published_relations()
+    lines = [
+        "# Data dictionary",
+        "",
+        "<!-- Generated from models/marts/_marts__models.yml by `make dictionary`. -->",
+        "",
+        "Every relation kam publishes: in the serving file `published/kam.duckdb` (schema `marts`,",
+        "and `meta.publication`), as `published/parquet/<relation>.parquet`, and in the Postgres",
+        "schema (`marts.<relation>`, `publication` included). The same descriptions are the",
+        "DuckDB and Postgres comments and the Parquet field metadata; how to open each:",
+        "[bi.md](bi.md). The grain is the primary key in Postgres.",
+        "",
+        "| relation | 中文 | one row per |",
+        "|---|---|---|",
+    ]
+    for relation in relations:
+        anchor = f"{relation.schema}{relation.name}"
+        lines.append(
+            f"| [`{relation.schema}.{relation.name}`](#{anchor}) | {_cell(relation.term)} | "
+            + " × ".join(f"`{column}`" for column in relation.grain)
+            + " |"
+        )
+    for relation in relations:
+        lines += [
+            "",
+            f"## {relation.schema}.{relation.name}",
+            "",
+            f"**{_cell(relation.term)}** — {relation.meaning}",
+            "",
+            "One row per " + " × ".join(f"`{column}`" for column in relation.grain) + ".",
+            "",
+            "| column | type | 中文 | meaning |",
+            "|---|---|---|---|",
+        ]
+        lines += [
+            f"| `{column.name}` | {column.data_type} | {_cell(column.term)} | "
+            f"{_cell(column.meaning)} |"
+            for column in relation.columns
+        ]
+    return "\n".join(lines) + "\n"
+
+
+def main() -> None:
+    """`python -m kam.catalog`: write docs/data-dictionary.md."""
+    DATA_DICTIONARY.write_text(render_data_dictionary(), encoding="utf-8")
+    print(f"wrote {DATA_DICTIONARY}")
+
+
+if __name__ == "__main__":
+    main()
