@@ -286,3 +286,33 @@ def test_a_bi_session_holding_a_view_fails_the_swap_after_a_wait(
             assert _served_run(dsn) == first and _manifest(home) == manifest
         latest = _publish(home, dsn)  # the session has ended: the swap goes through
         assert _served_run(dsn) == latest != first
+
+
+def test_a_held_connection_keeps_its_version_and_a_new_attach_reads_the_new_one(
+    published_home, tmp_path
+):
+    """What docs/bi.md tells a BI server: reattach when manifest.json names another run."""
+    home = copy_home(published_home, tmp_path / "home")
+    serving = str(home / "published" / "kam.duckdb")
+    run_id = "SELECT run_id FROM kam.meta.publication"
+    with closing(duckdb.connect(":memory:")) as server:
+        server.execute(f"ATTACH '{serving}' AS kam (READ_ONLY)")
+        first = server.execute(run_id).fetchone()[0]
+        with closing(duckdb.connect(serving, read_only=True)) as held:
+            run_pipeline(
+                Home.resolve(home),
+                steps=("gate", "publish"),
+                as_of=date.fromisoformat(AS_OF),
+                echo=lambda _line: None,
+            )
+            latest = _manifest(home)["run_id"]
+            assert latest != first
+            # The open database stays the version it opened, and so does a new connect() in
+            # this process while one is open: DuckDB hands out the database it has.
+            assert held.execute("SELECT run_id FROM meta.publication").fetchone()[0] == first
+            with closing(duckdb.connect(serving, read_only=True)) as again:
+                assert again.execute("SELECT run_id FROM meta.publication").fetchone()[0] == first
+            assert server.execute(run_id).fetchone()[0] == first
+            server.execute("DETACH kam")
+            server.execute(f"ATTACH '{serving}' AS kam (READ_ONLY)")
+            assert server.execute(run_id).fetchone()[0] == latest
