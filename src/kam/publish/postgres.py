@@ -45,7 +45,8 @@ DROP_LOCK_TIMEOUT = "5s"
 # gives up and tries again, the query never errs.
 SWAP_LOCK_TIMEOUT = "500ms"
 SWAP_WAIT_SECONDS = 60.0
-# Versioned schemas: `<schema>_v_<run>`; `_new_`/`_old_` are those of kam's earlier layout.
+# Schemas of versions: `<schema>_v_<run>`; `_new_<run>` were loaded by kam's earlier layout,
+# and `_old_<run>` holds its served tables once this layout takes over.
 VERSION_INFIXES = ("_v_", "_new_", "_old_")
 
 
