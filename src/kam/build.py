@@ -9,16 +9,18 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
-from kam.config import Config
+from kam.config import Config, load_config
 from kam.console import detail, summary
 from kam.db import connect
 from kam.errors import KamError
+from kam.home import Home
 from kam.overrides import load_overrides
 from kam.paths import DBT_PROJECT_DIR, PROJECT_ROOT
 from kam.rules import effective_rules, rules_hash
-from kam.runs import Run
+from kam.runs import Run, new_run
 from kam.warehouse import create_raw_schema, read_models_fingerprint, write_models_fingerprint
 
 Echo = Callable[[str], None]
@@ -168,9 +170,11 @@ def run_dbt(
     *,
     run: Run,
     extra_vars: dict[str, Any] | None = None,
+    target_dir: Path | None = None,
     echo: Echo = print,
 ) -> BuildResult:
-    """Invoke dbt in-process for the run; every node's result is echoed, failures collected."""
+    """Invoke dbt in-process for the run (its artifacts in `target_dir`, default the home's
+    dbt target); every node's result is echoed, failures collected."""
     from dbt.cli.main import dbtRunner
 
     started = time.monotonic()
@@ -197,7 +201,7 @@ def run_dbt(
         "--profiles-dir",
         str(DBT_PROJECT_DIR),
         "--target-path",
-        str(home.dbt_target_dir),
+        str(target_dir or home.dbt_target_dir),
         "--log-path",
         str(home.logs_dir),
         "--vars",
@@ -225,6 +229,8 @@ def run_dbt(
             result.failures.append(
                 f"{node.resource_type} {node.name}: {message[0] if message else status}"
             )
+    if not outcome.success and not result.failures:  # e.g. docs generate's catalog queries
+        result.failures.append(f"dbt {command[0]} failed (dbt log: {home.logs_dir / 'dbt.log'})")
     return result
 
 
@@ -264,3 +270,22 @@ def run_build(
         f"in {result.seconds:.1f} s (dbt log: {log})",
     )
     return result
+
+
+def build_docs(home: Home, *, echo: Echo = print) -> Path:
+    """`kam docs`: dbt's documentation site of the home's warehouse (models, columns and their
+    types, tests, lineage, sources' freshness, exposures) as one page; returns its path."""
+    config = load_config(home)
+    with home.lock():
+        run = new_run(home, "docs", config.today())
+        result = run_dbt(
+            config,
+            ["docs", "generate", "--static"],
+            run=run,
+            target_dir=home.dbt_docs_dir,
+            echo=echo,
+        )
+    if result.failures:
+        raise KamError(f"kam docs: {result.failures[0]}")
+    summary(echo, f"docs: dbt's site of {home.warehouse_path} in {result.seconds:.1f} s")
+    return home.dbt_docs_dir / "static_index.html"

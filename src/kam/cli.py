@@ -455,6 +455,19 @@ def status(home_path: str | None, as_json: bool) -> None:
 
 @cli.command()
 @_output_options
+@_home_option
+@_handles_errors
+def docs(home_path: str | None) -> None:
+    """Build dbt's documentation site of the home's warehouse and print where it is."""
+    from kam.build import build_docs
+
+    page = build_docs(Home.resolve(home_path), echo=_console)
+    click.echo(f"dbt docs: {page}")
+    click.echo(f"  open it in a browser; the site's other files are in {page.parent}/")
+
+
+@cli.command()
+@_output_options
 @click.option(
     "--home",
     "home_path",

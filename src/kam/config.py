@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import glob
+import re
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
@@ -35,7 +36,11 @@ GATE_DEFAULTS = {"max_churn": 0.40, "max_volume_drop": 0.50, "max_data_age_days"
 # The time zone of the schedule and of "today" (every run's default as-of date).
 DEFAULT_TIMEZONE = "Asia/Shanghai"
 DUCKDB_KEYS = ("memory_limit", "threads", "temp_directory")
-PUBLISH_KEYS = ("postgres",)
+PUBLISH_KEYS = ("postgres", "duckdb_storage_version")
+# The storage format of the serving DuckDB file: v1.0.0 opens in DuckDB 0.10 and every 1.x,
+# which BI drivers (Metabase, JDBC, ODBC) still bundle; `latest` is DuckDB 2.x only.
+DEFAULT_SERVING_STORAGE_VERSION = "v1.0.0"
+STORAGE_VERSION = re.compile(r"^(v\d+\.\d+\.\d+|latest)$")
 SCHEDULE_KEYS = ("daily", "annual", "timezone")
 
 
@@ -104,6 +109,11 @@ class Config:
     def timezone(self) -> ZoneInfo:
         """kam.yml `schedule.timezone` (default Asia/Shanghai)."""
         return ZoneInfo(str(self.schedule.get("timezone", DEFAULT_TIMEZONE)))
+
+    @property
+    def serving_storage_version(self) -> str:
+        """kam.yml `publish.duckdb_storage_version`: the storage version of the serving file."""
+        return str(self.publish.get("duckdb_storage_version") or DEFAULT_SERVING_STORAGE_VERSION)
 
     def today(self) -> date:
         """Today in the schedule's time zone: the as-of date of a run that names none."""
@@ -237,6 +247,12 @@ def parse_config(home: Home, raw: Any) -> Config:
     rules = dict(raw.get("rules") or {})
     effective_rules(rules)
     _check_keys("publish", raw.get("publish") or {}, PUBLISH_KEYS)
+    storage_version = (raw.get("publish") or {}).get("duckdb_storage_version")
+    if storage_version is not None and not STORAGE_VERSION.match(str(storage_version)):
+        raise _fail(
+            "publish.duckdb_storage_version",
+            f"{storage_version!r} is not a DuckDB version like v1.0.0, or latest",
+        )
     schedule = raw.get("schedule") or {}
     _check_keys("schedule", schedule, SCHEDULE_KEYS)
     if "timezone" in schedule:

@@ -76,6 +76,12 @@ class Home:
         return self.work_dir / "dbt-target"
 
     @property
+    def dbt_docs_dir(self) -> Path:
+        """`kam docs`: dbt's documentation site of the warehouse (a target of its own, so the
+        build's run results, which the gate reads, stay as they are)."""
+        return self.root / "dbt-docs"
+
+    @property
     def logs_dir(self) -> Path:
         return self.root / "logs"
 
