@@ -10,6 +10,11 @@ numpy draws the data column by column, pyarrow and DuckDB render it: there is no
 per row except inside xlsxwriter, whose API is row by row. The same seed and parameters give
 the same data in every representation, and byte-identical files when re-run.
 
+Memory does not grow with the scale: customers, products and CRM profiles are simulated for
+all customers at once, their order lines, invoices, payments and activities a block of
+customers at a time into scratch files under <home>/tmp, and every file is written a window
+of rows at a time (world.py, spill.py).
+
 With `messy=True` the CSV files also carry the defects of real exports (full-width digits,
 thousands separators, odd dates, summary rows, duplicates, a corrected re-export, ...), each
 recorded in `<home>/generated/planted.json` with the clean value a loader must recover.
@@ -17,6 +22,7 @@ recorded in `<home>/generated/planted.json` with the clean value a loader must r
 
 from __future__ import annotations
 
+import tempfile
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -24,9 +30,10 @@ from pathlib import Path
 
 from kam.config import save_sources
 from kam.generate.calendar import Calendar
-from kam.generate.exports import simulate, year_tables
+from kam.generate.exports import year_tables
 from kam.generate.messy import Planter, write_planted
 from kam.generate.options import Options, default_years, source_config
+from kam.generate.world import simulate
 from kam.generate.writers import Writer
 from kam.home import Home
 from kam.schema import SOURCES
@@ -69,20 +76,21 @@ def generate(
     calendar = Calendar(options.years)
     n_customers = options.n_customers
     say(f"simulating {n_customers:,} customers over {calendar.years[0]}-{calendar.years[-1]}")
-    world = simulate(n_customers, calendar, options.scale, options.seed)
-
-    writer = Writer(home, options)
-    planter = Planter(options) if messy else None
-    files: dict[str, list[Path]] = {}
-    rows: dict[str, int] = {}
-    for source in SOURCES:
-        writer.clear(source)
-        files[source], rows[source] = [], 0
-        for year, table in year_tables(world, source, options.headers):
-            for path, count in writer.write(source, year, table, planter):
-                files[source].append(path)
-                rows[source] += count
-        say(f"{source}: {rows[source]:,} rows in {len(files[source])} files")
+    home.work_dir.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="generate-", dir=home.work_dir) as scratch:
+        world = simulate(n_customers, calendar, options.scale, options.seed, Path(scratch), say)
+        writer = Writer(home, options)
+        planter = Planter(options) if messy else None
+        files: dict[str, list[Path]] = {}
+        rows: dict[str, int] = {}
+        for source in SOURCES:
+            writer.clear(source)
+            files[source], rows[source] = [], 0
+            for year, year_rows, tables in year_tables(world, source, options.headers):
+                for path, count in writer.write(source, year, tables, year_rows, planter):
+                    files[source].append(path)
+                    rows[source] += count
+            say(f"{source}: {rows[source]:,} rows in {len(files[source])} files")
 
     save_sources(home, source_config(options))
     write_planted(home, planter)

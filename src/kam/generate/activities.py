@@ -6,11 +6,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
-import pyarrow as pa
 
 from kam.generate.calendar import Calendar
-from kam.generate.columns import document_ids
-from kam.generate.crm import Profile
 from kam.generate.customers import Customers
 from kam.generate.parameters import (
     ACTIVITIES_PER_TRADING_YEAR,
@@ -19,7 +16,6 @@ from kam.generate.parameters import (
     COMPLAINT,
     CONTACT_GAP_DAYS,
     CONTACT_GAP_SHARE,
-    DOC_SEQ_WIDTH,
     OTHER_OWNER_SHARE,
     PRONE_ACTIVITY_WEIGHTS,
     PROSPECT_ACTIVITIES,
@@ -27,14 +23,12 @@ from kam.generate.parameters import (
     SCORE_MISSING_SHARE,
     SCORE_WEIGHTS,
 )
-from kam.generate.streams import random_stream
 
 
 @dataclass(frozen=True)
 class Activities:
-    """CRM activities sorted by date."""
+    """CRM activities sorted by date and customer."""
 
-    ids: pa.Array
     customer: np.ndarray
     activity_date: np.ndarray
     kind: np.ndarray
@@ -42,23 +36,40 @@ class Activities:
     score: np.ndarray  # 1..5, 0 when missing
 
 
-def simulate_activities(
-    customers: Customers, profiles: list[Profile], calendar: Calendar, seed: int
-) -> Activities:
-    """Activities, more for bigger customers; complaints likelier where returns are frequent."""
-    rng = random_stream(seed, "activities")
-    first_day, last_day = customers.window(calendar)
+def activity_totals(customers: Customers, calendar: Calendar) -> tuple[float, float]:
+    """(activities, weight) of all trading customer-years: each gets its weight's share."""
+    _, _, trades, weight = _customer_years(customers, calendar)
+    return ACTIVITIES_PER_TRADING_YEAR * int(trades.sum()), max(weight.sum(), 1e-9)
+
+
+def _customer_years(
+    customers: Customers, calendar: Calendar
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(customer, year, trades, weight) of every year a customer exists in; bigger weigh more."""
     exists = customers.created[:, None] <= calendar.ends[None, :]
-    trading = customers.value > 0
     customer, year = np.nonzero(exists)
-    weight = np.where(trading[customer, year], customers.value[customer, year], 0.0)
-    weight = weight**ACTIVITY_SIZE_EXPONENT
-    n_trading = int(trading[customer, year].sum())
-    expected = np.where(
-        trading[customer, year],
-        ACTIVITIES_PER_TRADING_YEAR * n_trading * weight / max(weight.sum(), 1e-9),
-        PROSPECT_ACTIVITIES,
-    )
+    trades = customers.value[customer, year] > 0
+    weight = np.where(trades, customers.value[customer, year], 0.0) ** ACTIVITY_SIZE_EXPONENT
+    return customer, year, trades, weight
+
+
+def simulate_activities(
+    rng: np.random.Generator,
+    customers: Customers,
+    owner_by_year: np.ndarray,
+    calendar: Calendar,
+    totals: tuple[float, float],
+) -> Activities:
+    """Activities, more for bigger customers; complaints likelier where returns are frequent.
+
+    `owner_by_year` is the CRM account owner (years x customers); `totals` those of
+    `activity_totals` over all customers, so a block of them gets its share.
+    """
+    first_day, last_day = customers.window(calendar)
+    trading = customers.value > 0
+    customer, year, trades, weight = _customer_years(customers, calendar)
+    activities, total_weight = totals
+    expected = np.where(trades, activities * weight / total_weight, PROSPECT_ACTIVITIES)
     counts = rng.poisson(expected)
     row = np.repeat(np.arange(len(counts)), counts)
     who, when = customer[row], year[row]
@@ -81,7 +92,7 @@ def simulate_activities(
     score = rng.choice(np.arange(1, 6), size=len(who), p=SCORE_WEIGHTS)
     score = np.where(kind == COMPLAINT, rng.integers(1, 3, len(who)), score)
     score = np.where(rng.random(len(who)) < SCORE_MISSING_SHARE, 0, score)
-    profile_owner = np.stack([p.owner for p in profiles])[when, who]
+    profile_owner = owner_by_year[when, who]
     owner = np.where(
         rng.random(len(who)) < OTHER_OWNER_SHARE,
         rng.integers(0, len(customers.owners), len(who)),
@@ -89,9 +100,7 @@ def simulate_activities(
     )
 
     order = np.lexsort((np.arange(len(who)), customers.number[who], day))
-    sorted_year = calendar.index_of(day[order])
-    ids = document_ids("ACT", calendar, sorted_year, DOC_SEQ_WIDTH)
-    return Activities(ids, who[order], day[order], kind[order], owner[order], score[order])
+    return Activities(who[order], day[order], kind[order], owner[order], score[order])
 
 
 def _dates_with_gaps(

@@ -46,6 +46,11 @@ class Calendar:
     def period_end(self) -> int:
         return day_number(self.years[-1], 12, 31)
 
+    def year_days(self, index: int) -> tuple[int, int]:
+        """(first day, first day after) of a year by index; -1 is the year before the first."""
+        year = self.years[0] + index
+        return day_number(year), day_number(year + 1)
+
     def index_of(self, days: np.ndarray) -> np.ndarray:
         """Year index of day numbers inside the calendar."""
         return year_of(days) - self.years[0]

@@ -6,8 +6,6 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from kam.generate.calendar import Calendar
-
 
 def dates(days: np.ndarray) -> pa.Array:
     return pa.array(np.asarray(days, dtype=np.int64).astype("datetime64[D]"))
@@ -32,12 +30,11 @@ def numbered(prefix: str, numbers: np.ndarray, width: int) -> pa.Array:
     return pc.binary_join_element_wise(prefix, digits, "")
 
 
-def document_ids(prefix: str, calendar: Calendar, year_index: np.ndarray, width: int) -> pa.Array:
-    """Ids numbered per year, like SO2024000017, for rows sorted by year (wider when needed)."""
-    sequence = _within_year_sequence(year_index)
-    year_label = calendar.years[0] + np.asarray(year_index, dtype=np.int64)
-    digits = pc.utf8_lpad(pa.array(sequence).cast(pa.string()), id_width(sequence, width), "0")
-    return pc.binary_join_element_wise(prefix, pa.array(year_label).cast(pa.string()), digits, "")
+def document_ids(prefix: str, year: np.ndarray, number: np.ndarray, width: int) -> pa.Array:
+    """Ids numbered per year, like SO2024000017: prefix, year, zero-padded number."""
+    digits = pc.utf8_lpad(pa.array(number, pa.int64()).cast(pa.string()), width, "0")
+    years = pa.array(year, pa.int64()).cast(pa.string())
+    return pc.binary_join_element_wise(prefix, years, digits, "")
 
 
 def id_width(numbers: np.ndarray, minimum: int) -> int:
@@ -46,9 +43,3 @@ def id_width(numbers: np.ndarray, minimum: int) -> int:
 
 def round_cents(values: np.ndarray) -> np.ndarray:
     return np.rint(values).astype(np.int64)
-
-
-def _within_year_sequence(year_index: np.ndarray) -> np.ndarray:
-    """1, 2, ... within each run of equal year indexes (rows sorted by year)."""
-    starts = np.searchsorted(year_index, year_index, side="left")
-    return np.arange(len(year_index)) - starts + 1

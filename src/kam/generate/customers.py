@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields, replace
 from statistics import NormalDist
 
 import numpy as np
@@ -90,6 +90,11 @@ class Customers:
     @property
     def count(self) -> int:
         return len(self.number)
+
+    def block(self, start: int, stop: int) -> Customers:
+        """Customers start..stop-1, indexed from 0; the owner pool and parent indexes stay."""
+        per_customer = (f.name for f in fields(self) if f.name != "owners")
+        return replace(self, **{name: getattr(self, name)[start:stop] for name in per_customer})
 
     def window(self, calendar: Calendar) -> tuple[np.ndarray, np.ndarray]:
         """(first, last) possible order day per customer and year (customers x years)."""

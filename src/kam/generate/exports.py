@@ -1,21 +1,14 @@
-"""The simulated world and the tables of its exports."""
+"""The tables of the exports, a window of rows at a time, from the simulated world."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from kam.generate.activities import Activities, simulate_activities
-from kam.generate.calendar import Calendar
 from kam.generate.columns import dates, money, timestamps
-from kam.generate.crm import Profile, simulate_profiles
-from kam.generate.customers import Customers, simulate_customers
-from kam.generate.orders import Orders, Products, simulate_orders, simulate_products
-from kam.generate.receivables import Invoices, Payments, simulate_invoices, simulate_payments
 from kam.generate.spellings import (
     ACCOUNT_STATUS,
     ACTIVITY_TYPES,
@@ -39,42 +32,9 @@ from kam.generate.spellings import (
     person_names,
     vocabulary,
 )
-
-
-@dataclass(frozen=True)
-class World:
-    calendar: Calendar
-    customers: Customers
-    products: Products
-    orders: Orders
-    invoices: Invoices
-    invoice_status: np.ndarray
-    payments: Payments
-    profiles: list[Profile]
-    activities: Activities
-
-
-def simulate(n: int, calendar: Calendar, scale: float, seed: int) -> World:
-    """Everything the exports show, independent of headers, encoding and format."""
-    customers = simulate_customers(n, calendar, seed)
-    products = simulate_products(scale, seed)
-    orders = simulate_orders(customers, products, calendar, scale, seed)
-    invoices = simulate_invoices(orders, customers, calendar, seed)
-    payments, invoice_status = simulate_payments(invoices, customers, calendar, seed)
-    profiles = simulate_profiles(customers, calendar, seed)
-    activities = simulate_activities(customers, profiles, calendar, seed)
-    return World(
-        calendar,
-        customers,
-        products,
-        orders,
-        invoices,
-        invoice_status,
-        payments,
-        profiles,
-        activities,
-    )
-
+from kam.generate.spill import WINDOW_ROWS, Rows
+from kam.generate.world import World
+from kam.schema import SOURCES
 
 Columns = dict[str, "pa.Array | Text"]
 
@@ -89,102 +49,118 @@ def _table(columns: Columns, headers: str) -> pa.Table:
     )
 
 
-def year_tables(world: World, source: str, headers: str) -> Iterator[tuple[int, pa.Table]]:
-    """(year, table) of each file of a source, canonical column names, language-specific values."""
-    calendar = world.calendar
-    if source == "crm_accounts":
-        for index, year in enumerate(calendar.years):
-            yield year, _table(_account_columns(world, index), headers)
-        return
-    builders = {
-        "orders": (_order_columns, lambda w: w.orders.year),
-        "invoices": (_invoice_columns, lambda w: calendar.index_of(w.invoices.invoice_date)),
-        "payments": (_payment_columns, lambda w: calendar.index_of(w.payments.payment_date)),
-        "crm_activities": (
-            _activity_columns,
-            lambda w: calendar.index_of(w.activities.activity_date),
-        ),
-    }
-    build, year_index = builders[source]
-    table = _table(build(world), headers)
-    bounds = np.searchsorted(year_index(world), np.arange(calendar.count + 1))
-    for index, year in enumerate(calendar.years):
-        yield year, table.slice(bounds[index], bounds[index + 1] - bounds[index])
+def year_tables(
+    world: World, source: str, headers: str
+) -> Iterator[tuple[int, int, Iterator[pa.Table]]]:
+    """(year, rows, tables) of each file of a source: its tables in file order, at most
+    WINDOW_ROWS rows each (at least one table); canonical column names, language-specific
+    values."""
+    for index, year in enumerate(world.calendar.years):
+        if source == "crm_accounts":
+            who = np.flatnonzero(world.customers.created <= world.calendar.ends[index])
+            yield year, len(who), _account_tables(world, index, who, headers)
+        else:
+            rows = world.spills[source].year_rows(index)
+            yield year, rows, _spilled_tables(world, source, index, headers)
 
 
-def _order_columns(world: World) -> Columns:
-    orders, customers = world.orders, world.customers
-    order_index = pa.array(orders.order, pa.int64())
-    n = len(orders.order)
-    owners = customers.owners[orders.heads.rep[orders.order]]
+def _spilled_tables(world: World, source: str, year: int, headers: str) -> Iterator[pa.Table]:
+    spill, build = world.spills[source], BUILDERS[source]
+    for first, stop in spill.windows(year):
+        yield _table(build(world, spill.read(first, stop)), headers)
+
+
+def _account_tables(world: World, year: int, who: np.ndarray, headers: str) -> Iterator[pa.Table]:
+    for start in range(0, max(1, len(who)), WINDOW_ROWS):
+        yield _table(_account_columns(world, year, who[start : start + WINDOW_ROWS]), headers)
+
+
+def _integers(values: np.ndarray, missing: np.ndarray | None = None) -> pa.Array:
+    return pa.array(np.asarray(values, dtype=np.int64), pa.int64(), mask=missing)
+
+
+def _references(world: World, source: str, rows: Rows, position: str, day: str) -> pa.Array:
+    """Ids of `source` that rows name by position in their block and day; null where the
+    position is -1."""
+    named = rows[position] >= 0
+    ids = world.numbering[source].ids(rows.block[named], rows[day][named], rows[position][named])
+    index = np.cumsum(named) - 1
+    return ids.take(_integers(np.maximum(index, 0), ~named))
+
+
+def _order_columns(world: World, lines: Rows) -> Columns:
+    customers = world.customers
     return {
-        "order_id": world.orders.order_ids.take(order_index),
-        "line_no": pa.array(orders.line_no, pa.int64()),
-        "order_date": dates(orders.heads.day[orders.order]),
-        "customer_id": customers.ids.take(pa.array(orders.customer, pa.int64())),
-        "product_id": world.products.ids.take(pa.array(orders.product, pa.int64())),
-        "quantity": pa.array(orders.quantity, pa.int64()),
-        "unit_price": money(orders.unit_price),
-        "amount": money(orders.amount),
-        "cost_amount": money(orders.cost),
-        "currency": pa.array(np.full(n, CURRENCY)),
-        "status": vocabulary(ORDER_STATUS, orders.status),
-        "sales_rep": person_names(owners),
-        "channel": vocabulary(CHANNELS, orders.heads.channel[orders.order]),
+        "order_id": world.numbering["orders"].ids(lines.block, lines["day"], lines["order"]),
+        "line_no": _integers(lines["line_no"]),
+        "order_date": dates(lines["day"]),
+        "customer_id": customers.ids.take(_integers(lines["customer"])),
+        "product_id": world.products.ids.take(_integers(lines["product"])),
+        "quantity": _integers(lines["quantity"]),
+        "unit_price": money(lines["unit_price"]),
+        "amount": money(lines["amount"]),
+        "cost_amount": money(lines["cost"]),
+        "currency": pa.array(np.full(len(lines), CURRENCY)),
+        "status": vocabulary(ORDER_STATUS, lines["status"]),
+        "sales_rep": person_names(customers.owners[lines["rep"]]),
+        "channel": vocabulary(CHANNELS, lines["channel"]),
     }
 
 
-def _invoice_columns(world: World) -> Columns:
-    invoices = world.invoices
-    n = len(invoices.amount)
+def _identified(world: World, source: str, rows: Rows) -> Columns:
+    """The columns a file of documents begins with: their ids, and their customers'."""
+    key = SOURCES[source].key[0]
     return {
-        "invoice_id": invoices.ids,
-        "customer_id": world.customers.ids.take(pa.array(invoices.customer, pa.int64())),
-        "order_id": world.orders.order_ids.take(
-            pa.array(np.maximum(invoices.order, 0), pa.int64(), mask=invoices.order < 0)
-        ),
-        "invoice_date": dates(invoices.invoice_date),
-        "due_date": dates(invoices.due_date),
-        "amount": money(invoices.amount),
-        "currency": pa.array(np.full(n, CURRENCY)),
-        "status": vocabulary(INVOICE_STATUS, world.invoice_status),
+        key: world.numbering[source].ids(rows.block, rows["day"], rows.position),
+        "customer_id": world.customers.ids.take(_integers(rows["customer"])),
     }
 
 
-def _payment_columns(world: World) -> Columns:
-    payments = world.payments
-    n = len(payments.amount)
-    linked = payments.invoice >= 0
-    invoice_index = pa.array(np.where(linked, payments.invoice, 0), mask=~linked)
+def _invoice_columns(world: World, invoices: Rows) -> Columns:
     return {
-        "payment_id": payments.ids,
-        "customer_id": world.customers.ids.take(pa.array(payments.customer, pa.int64())),
-        "invoice_id": world.invoices.ids.take(invoice_index),
-        "payment_date": dates(payments.payment_date),
-        "amount": money(payments.amount),
-        "currency": pa.array(np.full(n, CURRENCY)),
-        "method": vocabulary(METHODS, payments.method),
+        **_identified(world, "invoices", invoices),
+        "order_id": _references(world, "orders", invoices, "order", "order_day"),
+        "invoice_date": dates(invoices["day"]),
+        "due_date": dates(invoices["due_day"]),
+        "amount": money(invoices["amount"]),
+        "currency": pa.array(np.full(len(invoices), CURRENCY)),
+        "status": vocabulary(INVOICE_STATUS, invoices["status"]),
     }
 
 
-def _activity_columns(world: World) -> Columns:
-    activities = world.activities
-    missing = activities.score == 0
+def _payment_columns(world: World, payments: Rows) -> Columns:
     return {
-        "activity_id": activities.ids,
-        "customer_id": world.customers.ids.take(pa.array(activities.customer, pa.int64())),
-        "activity_date": dates(activities.activity_date),
-        "activity_type": vocabulary(ACTIVITY_TYPES, activities.kind),
-        "owner": person_names(world.customers.owners[activities.owner]),
-        "satisfaction_score": pa.array(activities.score, pa.int64(), mask=missing),
+        **_identified(world, "payments", payments),
+        "invoice_id": _references(world, "invoices", payments, "invoice", "invoice_day"),
+        "payment_date": dates(payments["day"]),
+        "amount": money(payments["amount"]),
+        "currency": pa.array(np.full(len(payments), CURRENCY)),
+        "method": vocabulary(METHODS, payments["method"]),
     }
 
 
-def _account_columns(world: World, year: int) -> Columns:
-    """The CRM snapshot as of the end of a year: customers created by then."""
+def _activity_columns(world: World, activities: Rows) -> Columns:
+    return {
+        **_identified(world, "crm_activities", activities),
+        "activity_date": dates(activities["day"]),
+        "activity_type": vocabulary(ACTIVITY_TYPES, activities["kind"]),
+        "owner": person_names(world.customers.owners[activities["owner"]]),
+        "satisfaction_score": _integers(activities["score"], activities["score"] == 0),
+    }
+
+
+BUILDERS: dict[str, Callable[[World, Rows], Columns]] = {
+    "orders": _order_columns,
+    "invoices": _invoice_columns,
+    "payments": _payment_columns,
+    "crm_activities": _activity_columns,
+}
+
+
+def _account_columns(world: World, year: int, who: np.ndarray) -> Columns:
+    """Rows `who` (customer indexes) of the CRM snapshot as of the end of a year."""
     customers = world.customers
     profile = world.profiles[year]
-    who = np.flatnonzero(customers.created <= world.calendar.ends[year])
     rows = pa.array(who, pa.int64())
     parent = customers.parent[who]
     has_parent = parent >= 0

@@ -232,7 +232,7 @@ class _MessyFile:
             entry["line"] = 2 + final + int(np.searchsorted(blank_before, final, side="right"))
             entries.append(entry)
         table = pa.table({c: pa.array(v, pa.string()) for c, v in columns.items()})
-        return CsvFile(self.name, table, blank_before, blank_end if total else 0)
+        return CsvFile(self.name, [table], table.num_rows, blank_before, blank_end if total else 0)
 
 
 class Planter:
@@ -288,7 +288,7 @@ class Planter:
         return files
 
     def _count(self, source: str, file: CsvFile) -> None:
-        self.records.rows_read[f"{source}/{file.name}"] = file.table.num_rows
+        self.records.rows_read[f"{source}/{file.name}"] = file.rows
         blank = len(file.blank_before) + file.blank_at_end
         if blank:
             self.records.blank_lines.append({"source": source, "file": file.name, "count": blank})
@@ -377,7 +377,7 @@ class Planter:
                     }
                 )
         table = pa.table({c: pa.array(v, pa.string()) for c, v in columns.items()})
-        return CsvFile(name, table)
+        return CsvFile(name, [table], table.num_rows)
 
 
 def write_planted(home: Home, planter: Planter | None) -> None:

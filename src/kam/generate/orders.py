@@ -8,7 +8,7 @@ import numpy as np
 import pyarrow as pa
 
 from kam.generate.calendar import Calendar
-from kam.generate.columns import document_ids, numbered, round_cents
+from kam.generate.columns import numbered, round_cents
 from kam.generate.customers import Customers
 from kam.generate.parameters import (
     CANCEL_RATE,
@@ -24,7 +24,6 @@ from kam.generate.parameters import (
     MEAN_ORDER_LINES,
     MIN_PRODUCTS,
     ORDER_LINES_PER_SCALE_YEAR,
-    ORDER_SEQ_WIDTH,
     OWN_REP_SHARE,
     PRODUCT_JITTER,
     PRODUCTS_PER_SCALE,
@@ -42,10 +41,10 @@ class Products:
 
 @dataclass(frozen=True)
 class Orders:
-    """Order lines sorted by year, order number and line number."""
+    """Order lines sorted by order (by date, then customer) and line number."""
 
     year: np.ndarray  # year index
-    order: np.ndarray  # order index (0..orders-1), ascending
+    order: np.ndarray  # index into heads, ascending
     line_no: np.ndarray
     customer: np.ndarray
     product: np.ndarray
@@ -54,8 +53,7 @@ class Orders:
     amount: np.ndarray  # cents
     cost: np.ndarray  # cents
     status: np.ndarray
-    order_ids: pa.Array  # per order
-    heads: OrderHeads  # per order
+    heads: OrderHeads  # per order, sorted by date and customer
 
 
 def simulate_products(scale: float, seed: int) -> Products:
@@ -69,14 +67,26 @@ def simulate_products(scale: float, seed: int) -> Products:
     return Products(ids=numbered("P", numbers[order], 5), price_cents=cents[order])
 
 
-def _lines_per_customer_year(
-    rng: np.random.Generator, value: np.ndarray, calendar: Calendar, scale: float
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(customer, year, line count) for every trading customer-year; bigger ones order more."""
+def line_weights(value: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(customer, year, weight) of every trading customer-year: its share of the order lines."""
     customer, year = np.nonzero(value > 0)
-    weight = value[customer, year] ** LINES_SIZE_EXPONENT
+    return customer, year, value[customer, year] ** LINES_SIZE_EXPONENT
+
+
+def _lines_per_customer_year(
+    rng: np.random.Generator,
+    value: np.ndarray,
+    calendar: Calendar,
+    scale: float,
+    total_weight: float,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(customer, year, line count) for every trading customer-year; bigger ones order more.
+
+    `total_weight` is the line weight of all customers, so a block of them gets its share.
+    """
+    customer, year, weight = line_weights(value)
     target = ORDER_LINES_PER_SCALE_YEAR * scale * calendar.count
-    expected = target * weight / weight.sum() if len(weight) else weight
+    expected = target * weight / total_weight if len(weight) else weight
     lines = np.maximum(1, rng.poisson(expected))
     return customer, year, lines
 
@@ -85,7 +95,7 @@ def _order_structure(rng: np.random.Generator, lines: np.ndarray) -> tuple[np.nd
     """Split each customer-year's lines into orders of 1..6 lines: (order index, line_no)."""
     total = int(lines.sum())
     starts = rng.random(total) < 1 / MEAN_ORDER_LINES
-    starts[np.concatenate([[0], np.cumsum(lines)[:-1]])] = True
+    starts[np.cumsum(lines) - lines] = True
     run = np.cumsum(starts) - 1
     run_start = np.flatnonzero(starts)
     position = np.arange(total) - run_start[run]
@@ -109,11 +119,17 @@ class OrderHeads:
 
 
 def simulate_orders(
-    customers: Customers, products: Products, calendar: Calendar, scale: float, seed: int
+    rng: np.random.Generator,
+    customers: Customers,
+    products: Products,
+    calendar: Calendar,
+    scale: float,
+    total_weight: float,
 ) -> Orders:
     """Order lines: amount = quantity x unit price exactly, per-customer margins, returns."""
-    rng = random_stream(seed, "orders")
-    cy_customer, cy_year, lines = _lines_per_customer_year(rng, customers.value, calendar, scale)
+    cy_customer, cy_year, lines = _lines_per_customer_year(
+        rng, customers.value, calendar, scale, total_weight
+    )
     line_cy = np.repeat(np.arange(len(lines)), lines)
     order, line_no = _order_structure(rng, lines)
     order_cy = line_cy[line_no == 1]
@@ -129,7 +145,7 @@ def simulate_orders(
     amount = quantity * unit_price
     cost = _line_cost(rng, customers.margin[customer], amount)
 
-    # Number the orders per year by (date, customer) and sort the lines accordingly.
+    # Sort the orders by (date, customer), the order of their numbers, and the lines with them.
     rank = np.lexsort(
         (np.arange(len(heads.day)), customers.number[heads.customer], heads.day, heads.year)
     )
@@ -148,7 +164,6 @@ def simulate_orders(
         amount=amount[line_order],
         cost=cost[line_order],
         status=status[line_order],
-        order_ids=document_ids("SO", calendar, heads.year, ORDER_SEQ_WIDTH),
         heads=heads,
     )
 

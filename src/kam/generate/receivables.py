@@ -5,14 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-import pyarrow as pa
 
 from kam.generate.calendar import Calendar
-from kam.generate.columns import document_ids, round_cents
+from kam.generate.columns import round_cents
 from kam.generate.customers import Customers
 from kam.generate.orders import Orders
 from kam.generate.parameters import (
-    DOC_SEQ_WIDTH,
     INVOICE_DELAY_DAYS,
     LATE,
     LATE_DAYS,
@@ -27,7 +25,6 @@ from kam.generate.parameters import (
     UNLINKED_PAYMENT_SHARE,
 )
 from kam.generate.spellings import COMPLETED, METHODS, OPEN, PAID, PARTLY_PAID
-from kam.generate.streams import random_stream
 
 
 @dataclass(frozen=True)
@@ -35,7 +32,6 @@ class Invoices:
     """Invoices sorted by invoice date (and order): the calendar's, preceded by the opening
     invoices of the months before it (not exported; only their payments are)."""
 
-    ids: pa.Array
     order: np.ndarray  # order index, -1 for an opening invoice
     customer: np.ndarray
     invoice_date: np.ndarray
@@ -48,7 +44,6 @@ class Payments:
     """Payments sorted by payment date, all dated inside the calendar (opening invoices'
     payments too)."""
 
-    ids: pa.Array
     customer: np.ndarray
     invoice: np.ndarray  # invoice index, -1 when the export leaves invoice_id empty
     payment_date: np.ndarray
@@ -57,11 +52,10 @@ class Payments:
 
 
 def simulate_invoices(
-    orders: Orders, customers: Customers, calendar: Calendar, seed: int
+    rng: np.random.Generator, orders: Orders, customers: Customers, calendar: Calendar
 ) -> Invoices:
     """One invoice per order with completed lines, for Σ of those lines, dated in the calendar;
     before them, the opening invoices of customers that traded before the first year."""
-    rng = random_stream(seed, "invoices")
     completed = orders.status == COMPLETED
     n_orders = len(orders.heads.day)
     total = np.bincount(
@@ -77,9 +71,7 @@ def simulate_invoices(
     amounts = np.concatenate([total[order], total[opening_order]])
     order = np.concatenate([order, np.full(len(opening_order), -1)])
     sort = np.lexsort((order, dates))
-    year = calendar.index_of(dates[sort])
     return Invoices(
-        ids=document_ids("INV", calendar, year, DOC_SEQ_WIDTH),
         order=order[sort],
         customer=customer[sort],
         invoice_date=dates[sort],
@@ -105,10 +97,9 @@ def _opening_invoices(
 
 
 def simulate_payments(
-    invoices: Invoices, customers: Customers, calendar: Calendar, seed: int
+    rng: np.random.Generator, invoices: Invoices, customers: Customers, calendar: Calendar
 ) -> tuple[Payments, np.ndarray]:
     """At most one payment per invoice, by the customer's payer behaviour; (payments, status)."""
-    rng = random_stream(seed, "payments")
     n = len(invoices.amount)
     behaviour = customers.payer[invoices.customer]
     switch = (behaviour <= LATE) & (rng.random(n) < PAYER_SWITCH_SHARE)
@@ -137,10 +128,7 @@ def simulate_payments(
 
     invoice = np.flatnonzero(paid)
     invoice = invoice[np.lexsort((invoice, payment_date[invoice]))]
-    year = calendar.index_of(payment_date[invoice])
-    ids = document_ids("PAY", calendar, year, DOC_SEQ_WIDTH)
     payments = Payments(
-        ids=ids,
         customer=invoices.customer[invoice],
         invoice=np.where(unlinked[invoice], -1, invoice),
         payment_date=payment_date[invoice],

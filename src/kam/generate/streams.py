@@ -16,6 +16,11 @@ STREAMS = {
 }
 
 
-def random_stream(seed: int, stream: str) -> np.random.Generator:
-    """An independent random stream per part of the model, so parts do not shift each other."""
-    return np.random.default_rng([seed, STREAMS[stream]])
+def random_stream(seed: int, stream: str, block: int = 0) -> np.random.Generator:
+    """An independent random stream per part of the model, so parts do not shift each other,
+    and per block of customers for the parts simulated a block at a time.
+
+    Block 0 draws from the part's own stream: a run of one block writes the same data as
+    before there were blocks.
+    """
+    return np.random.default_rng([seed, STREAMS[stream], *([block] if block else [])])

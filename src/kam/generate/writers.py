@@ -2,19 +2,20 @@
 
 from __future__ import annotations
 
+import itertools
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 import xlsxwriter
 
-from kam.db import quote_literal
+from kam.config import DuckDBSettings
+from kam.db import connect, quote_literal
 from kam.errors import ConfigError
 from kam.generate.options import Options
 from kam.home import Home
@@ -39,10 +40,12 @@ XLSX_CREATED = datetime(2000, 1, 1)  # fixed document property: re-runs give ide
 
 @dataclass
 class CsvFile:
-    """One CSV file to write: all-text table (canonical names) plus the planted layout defects."""
+    """One CSV file to write: its tables in order (canonical names), their rows, and the
+    planted layout defects."""
 
     name: str
-    table: pa.Table
+    tables: Iterable[pa.Table]
+    rows: int
     blank_before: list[int] = field(default_factory=list)  # data rows preceded by a blank line
     blank_at_end: int = 0
     bom: bool = False
@@ -56,12 +59,15 @@ def _header_names(source: str, columns: Sequence[str], headers: str) -> list[str
 
 
 class Writer:
-    """Writes one source-year table in the chosen format, header style and encoding."""
+    """Writes the files of a source-year, a table at a time, in the chosen format, header
+    style and encoding."""
 
     def __init__(self, home: Home, options: Options) -> None:
         self.home = home
         self.options = options
-        self.connection = duckdb.connect()
+        # One thread: COPY then pulls a table when it has written the last; with more, DuckDB
+        # reads ahead of the CSV it writes, and its memory grows with the file.
+        self.connection = connect(":memory:", DuckDBSettings(threads=1))
 
     def directory(self, source: str) -> Path:
         return self.home.inbox / source
@@ -76,26 +82,43 @@ class Writer:
                 path.unlink()
 
     def write(
-        self, source: str, year: int, table: pa.Table, planter: Planter | None
+        self,
+        source: str,
+        year: int,
+        tables: Iterable[pa.Table],
+        rows: int,
+        planter: Planter | None,
     ) -> list[tuple[Path, int]]:
-        """Write the file(s) of one source and year: [(path, data rows)]."""
+        """Write the file(s) of one source and year from its tables (at least one) in file
+        order, `rows` in all: [(path, data rows)]. Only planting defects reads them all."""
         name = f"{source}_{year}.{self.options.fmt}"
         if self.options.fmt == "xlsx":
-            return [self._xlsx(source, name, table)]
+            return [self._xlsx(source, name, tables, rows)]
         if self.options.fmt == "parquet":
-            return [self._parquet(source, name, table)]
+            return [self._parquet(source, name, tables, rows)]
         if planter is None:
-            return [self._csv(source, CsvFile(name, table))]
+            return [self._csv(source, CsvFile(name, tables, rows))]
+        table = pa.concat_tables(list(tables))
         return [self._csv(source, file) for file in planter.plant(source, year, name, table)]
 
-    def _renamed(self, source: str, table: pa.Table) -> pa.Table:
-        return table.rename_columns(_header_names(source, table.column_names, self.options.headers))
+    def _renamed(
+        self, source: str, tables: Iterable[pa.Table]
+    ) -> tuple[pa.Schema, Iterator[pa.Table]]:
+        """The schema of the tables, and the tables with the header style's column names."""
+        renamed = (
+            table.rename_columns(_header_names(source, table.column_names, self.options.headers))
+            for table in tables
+        )
+        first = next(renamed)
+        return first.schema, itertools.chain([first], renamed)
 
     def _csv(self, source: str, file: CsvFile) -> tuple[Path, int]:
         """DuckDB writes UTF-8; blank lines are spliced in and other encodings streamed after."""
         path = self.directory(source) / file.name
         temporary = path.with_name(path.name + ".tmp")
-        self.connection.register("export_rows", self._renamed(source, file.table))
+        schema, tables = self._renamed(source, file.tables)
+        batches = itertools.chain.from_iterable(table.to_batches() for table in tables)
+        self.connection.register("export_rows", pa.RecordBatchReader.from_batches(schema, batches))
         try:
             target = quote_literal(str(temporary))
             self.connection.execute(
@@ -113,26 +136,34 @@ class Writer:
         else:
             _transcode(temporary, path, encoding)
             temporary.unlink()
-        return path, file.table.num_rows
+        return path, file.rows
 
-    def _parquet(self, source: str, name: str, table: pa.Table) -> tuple[Path, int]:
+    def _parquet(
+        self, source: str, name: str, tables: Iterable[pa.Table], rows: int
+    ) -> tuple[Path, int]:
+        """A row group per table: a file of one table is what pq.write_table writes."""
         path = self.directory(source) / name
         temporary = path.with_name(path.name + ".tmp")
-        pq.write_table(self._renamed(source, table), temporary)
+        schema, renamed = self._renamed(source, tables)
+        with pq.ParquetWriter(temporary, schema) as parquet:
+            for table in renamed:
+                parquet.write_table(table)
         temporary.replace(path)
-        return path, table.num_rows
+        return path, rows
 
-    def _xlsx(self, source: str, name: str, table: pa.Table) -> tuple[Path, int]:
+    def _xlsx(
+        self, source: str, name: str, tables: Iterable[pa.Table], rows: int
+    ) -> tuple[Path, int]:
         path = self.directory(source) / name
-        if table.num_rows > XLSX_MAX_ROWS:
+        if rows > XLSX_MAX_ROWS:
             raise ConfigError(
-                f"{name}: {table.num_rows:,} rows do not fit in one XLSX sheet "
+                f"{name}: {rows:,} rows do not fit in one XLSX sheet "
                 f"({XLSX_MAX_ROWS:,}); use csv or parquet at this scale"
             )
         temporary = path.with_name(path.name + ".tmp")
-        _write_xlsx(temporary, source, self._renamed(source, table))
+        _write_xlsx(temporary, source, *self._renamed(source, tables))
         temporary.replace(path)
-        return path, table.num_rows
+        return path, rows
 
 
 def _insert_blank_lines(path: Path, before_rows: Sequence[int], at_end: int) -> None:
@@ -157,7 +188,7 @@ def _transcode(source: Path, target: Path, encoding: str) -> None:
             writer.write(chunk)
 
 
-def _write_xlsx(path: Path, sheet_name: str, table: pa.Table) -> None:
+def _write_xlsx(path: Path, sheet_name: str, schema: pa.Schema, tables: Iterable[pa.Table]) -> None:
     """An XLSX sheet with typed cells: text, numbers (money as 0.00) and real dates.
 
     xlsxwriter's constant-memory mode takes cells row by row, so this loop is per cell.
@@ -178,15 +209,18 @@ def _write_xlsx(path: Path, sheet_name: str, table: pa.Table) -> None:
         "date": workbook.add_format({"num_format": "yyyy-mm-dd"}),
         "timestamp": workbook.add_format({"num_format": "yyyy-mm-dd hh:mm:ss"}),
     }
-    sheet.write_row(0, 0, table.column_names)
-    cells = [_xlsx_cells(sheet, column, formats) for column in table.columns]
-    values = [column_values for column_values, _, _ in cells]
-    for row_number, row in enumerate(zip(*values, strict=True), start=1):
-        for column_number, (value, (_, write, cell_format)) in enumerate(
-            zip(row, cells, strict=True)
-        ):
-            if value is not None:
-                write(row_number, column_number, value, cell_format)
+    sheet.write_row(0, 0, schema.names)
+    row_number = 0
+    for table in tables:
+        cells = [_xlsx_cells(sheet, column, formats) for column in table.columns]
+        values = [column_values for column_values, _, _ in cells]
+        for row in zip(*values, strict=True):
+            row_number += 1
+            for column_number, (value, (_, write, cell_format)) in enumerate(
+                zip(row, cells, strict=True)
+            ):
+                if value is not None:
+                    write(row_number, column_number, value, cell_format)
     workbook.close()
 
 
