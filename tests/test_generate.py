@@ -7,6 +7,7 @@ from the generator's internals, so the tests say what a loader and the marts wil
 from __future__ import annotations
 
 import csv
+import itertools
 import json
 import re
 from collections import Counter
@@ -227,6 +228,46 @@ def test_same_seed_gives_identical_bytes(tmp_path, messy_home):
     other, _ = _generate(tmp_path / "other", scale=0.01, seed=8)
     orders = "inbox/orders/orders_2023.csv"
     assert (other.root / orders).read_bytes() != (messy_home.root / orders).read_bytes()
+
+
+# --- blocks of customers, windows of rows ---------------------------------------------------------
+
+NUMBERED = {  # source: (id column, date column)
+    "orders": ("order_id", "order_date"),
+    "invoices": ("invoice_id", "invoice_date"),
+    "payments": ("payment_id", "payment_date"),
+    "crm_activities": ("activity_id", "activity_date"),
+}
+
+
+def test_ids_number_each_year_in_date_order_across_blocks_and_windows(tmp_path, monkeypatch):
+    """Simulated 30 customers and written 500 rows at a time, every file still numbers its ids
+    1, 2, ... per year in date order, and invoices and payments name ids that exist."""
+    monkeypatch.setattr("kam.generate.world.CUSTOMERS_PER_BLOCK", 30)
+    monkeypatch.setattr("kam.generate.spill.WINDOW_ROWS", 500)
+    monkeypatch.setattr("kam.generate.exports.WINDOW_ROWS", 500)
+    home, summary = _generate(tmp_path, scale=0.01, headers="en")
+    assert summary.rows["orders"] > 4 * 500
+    customer_of: dict[str, str] = {}
+    for source, (key, day) in NUMBERED.items():
+        for year in YEARS:
+            with open(home.inbox / source / f"{source}_{year}.csv", encoding="utf-8") as handle:
+                rows = list(csv.DictReader(handle))
+            ids = [id_ for id_, _ in itertools.groupby(row[key] for row in rows)]
+            assert len(ids) == len(set(ids)), (source, year)  # an order's lines are together
+            parts = [re.fullmatch(r"([A-Z]+)(\d{4})(\d+)", id_).groups() for id_ in ids]
+            assert {(prefix, int(id_year)) for prefix, id_year, _ in parts} == {(parts[0][0], year)}
+            assert [int(number) for *_, number in parts] == list(range(1, len(ids) + 1))
+            dates = [row[day] for row in rows]
+            assert dates == sorted(dates) and {d[:4] for d in dates} == {str(year)}
+            customer_of.update((row[key], row["customer_id"]) for row in rows)
+    for source, reference in (("invoices", "order_id"), ("payments", "invoice_id")):
+        for year in YEARS:
+            with open(home.inbox / source / f"{source}_{year}.csv", encoding="utf-8") as handle:
+                for row in csv.DictReader(handle):
+                    named = row[reference]
+                    opening = named.startswith(f"INV{YEARS[0] - 1}")  # invoiced before the export
+                    assert not named or opening or customer_of[named] == row["customer_id"]
 
 
 # --- the shape of the data (PRODUCT.md section 3 has something to find) ------------------------

@@ -20,6 +20,12 @@ from kam.schema import SOURCES
 
 FORMATS = ("auto", "csv", "xlsx", "parquet")
 ENCODINGS = ("auto", "utf-8", "utf-8-sig", "gb18030", "gbk", "utf-16")
+ENCODING_ALIASES = {
+    "utf8": "utf-8",
+    "utf-8-bom": "utf-8-sig",
+    "utf8-sig": "utf-8-sig",
+    "utf16": "utf-16",
+}
 DELIMITERS = {",": ",", "\t": "\t", "tab": "\t", ";": ";", "|": "|"}
 SOURCE_KEYS = (
     "path",
@@ -160,9 +166,7 @@ def _parse_source(name: str, spec: Any, default_preset: str | None) -> SourceCon
     if fmt not in FORMATS:
         raise _fail(f"{where}.format", f"'{fmt}' is not one of {', '.join(FORMATS)}")
     encoding = str(spec.get("encoding", "auto")).lower().replace("_", "-")
-    encoding = {"utf8": "utf-8", "utf-8-bom": "utf-8-sig", "utf16": "utf-16"}.get(
-        encoding, encoding
-    )
+    encoding = ENCODING_ALIASES.get(encoding, encoding)
     if encoding not in ENCODINGS:
         raise _fail(f"{where}.encoding", f"'{encoding}' is not one of {', '.join(ENCODINGS)}")
     delimiter = spec.get("delimiter", "auto")
