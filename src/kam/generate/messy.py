@@ -9,11 +9,11 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
-import duckdb
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from kam.db import connect
 from kam.generate.calendar import EXCEL_EPOCH
 from kam.generate.options import Options
 from kam.generate.streams import random_stream
@@ -242,7 +242,7 @@ class Planter:
         self.options = options
         self.rng = random_stream(options.seed, "messy")
         self.records = _Records()
-        self.connection = duckdb.connect()
+        self.connection = connect()
         self.variants: dict[str, int] = {}
         self.repeat = max(1, math.ceil(PLANTS_PER_KIND / len(options.years)))
 
