@@ -42,9 +42,6 @@ MARTS_FROM = {
     "none": "none yet",
 }
 
-CLASS_COLORS = alt.Scale(
-    domain=["A", "B", "C", "-"], range=["#1f5fa8", "#6aa5db", "#c5dcf0", "#ddd"]
-)
 BAND_COLORS = alt.Scale(domain=["A", "B", "C"], range=["#1f5fa8", "#6aa5db", "#c5dcf0"])
 LEVEL_COLORS = alt.Scale(domain=["strategic", "key"], range=["#b3541e", "#e8a33d"])
 AGING_BUCKETS = {
@@ -114,7 +111,7 @@ def tiers(rows: Rows) -> alt.Chart:
         .encode(
             x=alt.X("rating_year:O", title="rating year 评级年度"),
             y=alt.Y("customers:Q", title="customers 客户数"),
-            color=alt.Color("final_class:N", scale=CLASS_COLORS, title="final class 最终等级"),
+            color=alt.Color("final_class:N", scale=BAND_COLORS, title="final class 最终等级"),
             order=alt.Order("final_class:O"),
             tooltip=["rating_year:O", "final_class:N", "customers:Q"],
         )
@@ -153,7 +150,10 @@ def _retention_heatmap(rows: Rows, field: str, title: str) -> alt.Chart:
         ),
         tooltip=["cohort:O", "period_offset:O", alt.Tooltip(f"{field}:Q", format=".1%")],
     )
-    labels = base.mark_text(fontSize=11).encode(text=alt.Text(f"{field}:Q", format=".0%"))
+    labels = base.mark_text(fontSize=11).encode(
+        text=alt.Text(f"{field}:Q", format=".0%"),
+        color=alt.condition(f"datum.{field} > 0.9", alt.value("white"), alt.value("#1b2a3a")),
+    )
     return alt.layer(cells, labels).properties(title=title, width=260, height=200)
 
 
