@@ -222,25 +222,32 @@ FROM warehouse.raw.quarantine GROUP BY ALL ORDER BY rows DESC, source, reason LI
 """
 
 
+# The rows of each section, by name: from the marts, and from the warehouse's batch log.
+MART_QUERIES = {
+    "levels": LEVELS,
+    "pareto": PARETO,
+    "tiers": TIERS,
+    "migration": MIGRATION,
+    "key_accounts": KEY_ACCOUNTS,
+    "left_list": LEFT_LIST,
+    "cohorts": COHORTS,
+    "aging": AGING,
+    "coverage": COVERAGE,
+}
+LOAD_QUERIES = {"sources": SOURCES, "batches": BATCHES, "quarantine": QUARANTINE}
+
+
 @dataclass
 class ReportData:
-    """The rows of every section; a section's rows are empty when its marts are missing."""
+    """The headline figures and the rows of every section by name (MART_QUERIES,
+    LOAD_QUERIES); a section's rows are empty when its tables are missing."""
 
     marts_from: str  # 'published' (the serving file) | 'candidate' (the warehouse) | 'none'
     rating_year: int | None = None
     headline: dict[str, Any] = field(default_factory=dict)
-    levels: Rows = field(default_factory=list)
-    pareto: Rows = field(default_factory=list)
-    tiers: Rows = field(default_factory=list)
-    migration: Rows = field(default_factory=list)
-    key_accounts: Rows = field(default_factory=list)
-    left_list: Rows = field(default_factory=list)
-    cohorts: Rows = field(default_factory=list)
-    aging: Rows = field(default_factory=list)
-    coverage: Rows = field(default_factory=list)
-    sources: Rows = field(default_factory=list)
-    batches: Rows = field(default_factory=list)
-    quarantine: Rows = field(default_factory=list)
+    rows: dict[str, Rows] = field(
+        default_factory=lambda: {name: [] for name in (*MART_QUERIES, *LOAD_QUERIES)}
+    )
 
 
 def _rows(con: duckdb.DuckDBPyConnection, sql: str, year: int | None = None) -> Rows:
@@ -271,9 +278,7 @@ def read_report_data(
         database = "serving" if serving is not None else "warehouse"
         data = ReportData(marts_from="none")
         if warehouse.exists() and _has_table(con, "warehouse", "raw", "batches"):
-            data.sources = _rows(con, SOURCES)
-            data.batches = _rows(con, BATCHES)
-            data.quarantine = _rows(con, QUARANTINE)
+            data.rows.update({name: _rows(con, sql) for name, sql in LOAD_QUERIES.items()})
         if serving is None and not warehouse.exists():
             return data
         if not _has_table(con, database, "marts", "key_accounts"):
@@ -283,17 +288,10 @@ def read_report_data(
         (data.rating_year,) = con.execute(
             SERVING_YEAR if serving is not None else CANDIDATE_YEAR
         ).fetchone()
-        year = data.rating_year
-        (data.headline,) = _rows(con, HEADLINE, year)
-        data.levels = _rows(con, LEVELS)
-        data.pareto = _rows(con, PARETO, year)
-        data.tiers = _rows(con, TIERS)
-        data.migration = _rows(con, MIGRATION, year)
-        data.key_accounts = _rows(con, KEY_ACCOUNTS)
-        data.left_list = _rows(con, LEFT_LIST, year)
-        data.cohorts = _rows(con, COHORTS)
-        data.aging = _rows(con, AGING)
-        data.coverage = _rows(con, COVERAGE, year)
+        (data.headline,) = _rows(con, HEADLINE, data.rating_year)
+        data.rows.update(
+            {name: _rows(con, sql, data.rating_year) for name, sql in MART_QUERIES.items()}
+        )
         return data
     finally:
         con.close()

@@ -225,19 +225,15 @@ def coverage(rows: Rows) -> alt.Chart:
 
 def chart_specs(data: ReportData) -> dict[str, dict[str, Any]]:
     """The Vega-Lite specification of every chart the data has rows for, by chart name."""
-    charts: dict[str, Any] = {}
-    if data.pareto:
-        charts["pareto"] = pareto(data.pareto)
-    if data.tiers:
-        charts["tiers"] = tiers(data.tiers)
-    if data.migration:
-        charts["migration"] = migration(data.migration, data.rating_year)
-    if data.cohorts:
-        charts["cohorts"] = cohorts(data.cohorts)
-    if data.aging:
-        charts["aging"] = aging(data.aging)
-    if data.coverage:
-        charts["coverage"] = coverage(data.coverage)
+    makers = {
+        "pareto": pareto,
+        "tiers": tiers,
+        "migration": functools.partial(migration, year=data.rating_year),
+        "cohorts": cohorts,
+        "aging": aging,
+        "coverage": coverage,
+    }
+    charts = {name: make(data.rows[name]) for name, make in makers.items() if data.rows[name]}
     return {
         name: chart.configure(font=FONT).configure_view(stroke=None).to_dict()
         for name, chart in charts.items()
@@ -317,7 +313,7 @@ def render_report(
     `status` stands for the run's when the page is written before the run ends (the published
     version's report is written before its swap)."""
     levels: dict[str, int] = {}
-    for row in data.levels:
+    for row in data.rows["levels"]:
         levels[row["level"]] = levels.get(row["level"], 0) + row["accounts"]
     script, versions = runtime
     return (
