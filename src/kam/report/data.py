@@ -288,6 +288,8 @@ def read_report_data(
         (data.rating_year,) = con.execute(
             SERVING_YEAR if serving is not None else CANDIDATE_YEAR
         ).fetchone()
+        if data.rating_year is None:  # no closed rating year yet
+            return data
         (data.headline,) = _rows(con, HEADLINE, data.rating_year)
         data.rows.update(
             {name: _rows(con, sql, data.rating_year) for name, sql in MART_QUERIES.items()}
