@@ -49,7 +49,7 @@ def kam_annual_rerating():
 
     @task(pool=POOL)
     def gate(**context):
-        orchestration.gate_rating(context["params"], context)
+        return orchestration.gate_rating(context["params"], context)
 
     @task.branch
     def needs_approval(**context):
@@ -58,7 +58,8 @@ def kam_annual_rerating():
     approval = ApprovalOperator(
         task_id="approval",
         subject="Approve the key-account list (大客户清单) of the rated year",
-        body="The candidate list passed the quality gate. See the run report in the KAM home.",
+        body="The candidate list passed the quality gate. Run report: "
+        "{{ ti.xcom_pull(task_ids='gate') }}",
     )
 
     @task(pool=POOL, trigger_rule="none_failed_min_one_success")

@@ -218,8 +218,9 @@ def freeze_and_rate(params: dict[str, Any], context: dict[str, Any]) -> str:
     return candidate
 
 
-def gate_rating(params: dict[str, Any], context: dict[str, Any]) -> None:
-    """The candidate rating gated as if approved (the approver is recorded at publication)."""
+def gate_rating(params: dict[str, Any], context: dict[str, Any]) -> str:
+    """The candidate rating gated as if approved (the approver is recorded at publication);
+    returns the run report's page, which the approval step shows."""
     from kam.pipeline import recorded_run
     from kam.rerate import gate_candidate_step
 
@@ -235,6 +236,7 @@ def gate_rating(params: dict[str, Any], context: dict[str, Any]) -> None:
             accept_churn=bool(params.get("accept_churn")),
             echo=_echo,
         )
+    return str(config.home.html_report(run.run_id))
 
 
 def approve_and_publish(approved_by: str, context: dict[str, Any]) -> str:
