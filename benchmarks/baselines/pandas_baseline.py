@@ -7,10 +7,11 @@ oldest-first payment allocation — then check them against kam's published mart
 
     python benchmarks/baselines/pandas_baseline.py --home /tmp/kam-sf1 --as-of 2026-01-15
 
-Covered: `customer_value` and `customer_abc` for the rating years closed at `as_of` (calendar
-years ending before it), `retention_cohorts` for the `all`, `A`, `B`, `C` segments of both
-grains. Skipped, because they need the key-account list (eligibility, stability, overrides,
-approvals): the `key_accounts` segment and the `listed_customers` / `listed_retention` columns.
+Covered: `customer_value`, `customer_abc` and `revenue_concentration` for the rating years
+closed at `as_of` (calendar years ending before it), `retention_cohorts` for the `all`, `A`,
+`B`, `C` segments of both grains. Skipped, because they need the key-account list
+(eligibility, stability, overrides, approvals): the `key_accounts` segment and the
+`listed_customers` / `listed_retention` columns.
 
 Money is read as float and every money total rounded to cents (the exports carry cents), so
 mathematically equal totals compare equal when ranking.
@@ -469,8 +470,48 @@ def retention_cohorts(periods: pd.DataFrame, first_class: pd.Series, grain: str)
     return cohorts[columns]
 
 
+def half_up_count(n: int, divisor: int) -> int:
+    """round_half_up(n / divisor), at least 1, in integers."""
+    return max(1, (2 * n + divisor) // (2 * divisor))
+
+
+def revenue_concentration(value: pd.DataFrame) -> pd.DataFrame:
+    """Top-decile and top-quintile revenue shares of the active customers, and existing versus
+    new customers' revenue, per rating year."""
+    active = value[value["active"]]
+    first_active = active.groupby("customer_id")["rating_year"].min().rename("first_active_year")
+    value = value.join(first_active, on="customer_id")
+    rows = []
+    for year, customers in value.groupby("rating_year"):
+        existing = customers["first_active_year"] < year
+        revenue = customers["revenue"].sum()
+        existing_revenue = customers.loc[existing, "revenue"].sum()
+        ranked = customers[customers["active"]].sort_values(
+            ["revenue", "customer_id"], ascending=[False, True]
+        )
+        n = len(ranked)
+        row = {
+            "rating_year": year,
+            "active_customers": n,
+            "existing_customers": int((existing & customers["active"]).sum()),
+            "revenue": revenue,
+            "existing_customer_revenue": existing_revenue,
+            "existing_customer_share": existing_revenue / revenue if revenue > 0 else None,
+            "new_customer_revenue": revenue - existing_revenue,
+        }
+        if n:
+            total = ranked["revenue"].sum()
+            for name, divisor in (("decile", 10), ("quintile", 5)):
+                top = ranked["revenue"].head(half_up_count(n, divisor)).sum()
+                row[f"top_{name}_revenue"] = top
+                row[f"top_{name}_share"] = top / total if total > 0 else None
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
 def compute(home: Path, as_of: date) -> dict[str, pd.DataFrame]:
-    """customer_value, customer_abc (years closed at as_of) and retention_cohorts from raw files."""
+    """customer_value, customer_abc, revenue_concentration (years closed at as_of) and
+    retention_cohorts from raw files."""
     exports = read_exports(home)
     orders = exports["orders"]
     has_payments = exports["payments"] is not None
@@ -504,6 +545,7 @@ def compute(home: Path, as_of: date) -> dict[str, pd.DataFrame]:
         "customer_value": value[closed].drop(columns="previous_revenue").reset_index(drop=True),
         "customer_abc": abc[abc["rating_year"].isin(closed_years)].reset_index(drop=True),
         "retention_cohorts": cohorts,
+        "revenue_concentration": revenue_concentration(value[closed]),
     }
 
 
@@ -511,11 +553,15 @@ MART_KEYS = {
     "customer_value": ["customer_id", "rating_year"],
     "customer_abc": ["customer_id", "rating_year"],
     "retention_cohorts": ["cohort_grain", "cohort", "period_offset", "segment"],
+    "revenue_concentration": ["rating_year"],
 }
 MONEY = {"revenue", "gross_margin", "collections", "invoiced", "open_receivables"}
 MONEY |= {"overdue_amount", "returned_amount"}
+MONEY |= {"top_decile_revenue", "top_quintile_revenue", "existing_customer_revenue"}
+MONEY |= {"new_customer_revenue"}
 RATIOS = {"collection_rate", "dso_days", "overdue_share", "revenue_growth", "score"}
 RATIOS |= {"cumulative_share", "logo_retention", "revenue_retention"}
+RATIOS |= {"top_decile_share", "top_quintile_share", "existing_customer_share"}
 
 
 def _differs(column: str, ours: object, theirs: object) -> bool:

@@ -25,6 +25,9 @@ MARTS = (
     "retention_cohorts",
     "ar_aging",
     "account_coverage",
+    "owner_portfolio",
+    "region_portfolio",
+    "revenue_concentration",
 )
 
 BATCH_COLUMNS = (
