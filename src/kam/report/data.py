@@ -121,6 +121,7 @@ SELECT
     accounts.risk_flag,
     accounts.override_id,
     accounts.account_owner,
+    accounts.relationship_type,
     changes.change,
     changes.driver
 FROM marts.key_accounts AS accounts
