@@ -17,5 +17,6 @@ select
     revenue_growth,
     returned_amount,
     complaint_count,
-    active
+    active,
+    satisfaction_score
 from measured
