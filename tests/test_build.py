@@ -33,6 +33,17 @@ def test_class_counts_are_one_two_two_in_every_year(published_home):
         assert c == n - a - b
 
 
+def test_stars_separate_the_customers_of_every_year(published_home):
+    """With the default relative thresholds the generated customers get 0, 3, 4 and 5 stars
+    (with the old absolute 300/500/800 every one got 0 or 5)."""
+    for year, values in query(
+        published_home,
+        "SELECT rating_year, list(DISTINCT stars ORDER BY stars) FROM marts.customer_abc"
+        " GROUP BY rating_year ORDER BY rating_year",
+    ):
+        assert len(values) >= 3, year
+
+
 def test_active_customers_are_those_with_a_positive_completed_line(published_home):
     expected = query(
         published_home,

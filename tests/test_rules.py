@@ -28,8 +28,33 @@ def test_a_bound_that_is_not_a_number_is_a_config_error(value) -> None:
         effective_rules({"max_complaint_count": value})
 
 
-def test_a_rule_that_is_off_leaves_the_hash_as_it_was_before_the_rule_existed() -> None:
-    # the hash of the default rules printed by kam before these bounds existed (6ce287b)
-    before = "d186668a4c92254f"
-    assert rules_hash(effective_rules({})) == before
-    assert rules_hash(effective_rules({"min_satisfaction_score": 3})) != before
+def test_a_rule_that_is_off_is_left_out_of_the_hash() -> None:
+    """Rules added off by default (null) keep the hash of ratings made before they existed."""
+    rules = effective_rules({})
+    without = {key: value for key, value in rules.items() if key not in OPTIONAL_NUMBERS}
+    assert rules_hash(rules) == rules_hash(without)
+    assert rules_hash(effective_rules({"min_satisfaction_score": 3})) != rules_hash(without)
+
+
+@pytest.mark.parametrize(
+    ("rule", "value"),
+    [
+        ("star_thresholds", [300, 500]),
+        ("star_thresholds", "300"),
+        ("star_percentiles", [0.5, 0.75]),
+    ],
+)
+def test_the_star_rules_take_three_numbers(rule, value) -> None:
+    expected = rf"^kam.yml: rules.{rule}: expected three numbers, for 3, 4 and 5 stars$"
+    with pytest.raises(ConfigError, match=expected):
+        effective_rules({rule: value})
+
+
+def test_absolute_star_thresholds_when_set_else_percentiles() -> None:
+    assert effective_rules({})["star_thresholds"] is None
+    assert effective_rules({})["star_percentiles"] == [0.50, 0.75, 0.90]
+    assert effective_rules({"star_thresholds": [300, 500, 800]})["star_thresholds"] == [
+        300,
+        500,
+        800,
+    ]

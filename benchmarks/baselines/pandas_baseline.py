@@ -24,6 +24,7 @@ import math
 import sys
 import time
 from datetime import date
+from decimal import Decimal
 from pathlib import Path
 
 import duckdb
@@ -69,7 +70,8 @@ WEIGHT_CONTRIBUTION = 0.5
 ABC_RATIO = (1, 2, 2)
 VALUE_SHARE_CUTOFFS = (0.80, 0.95)
 MGC_MIN_GROWTH = 0.20
-STAR_THRESHOLDS = (300, 500, 800)
+# The year's monthly-revenue percentiles for 3/4/5 stars (kam's default: no absolute thresholds).
+STAR_PERCENTILES = ("0.50", "0.75", "0.90")
 STAR_MONTHS = 6
 
 MONEY_TOLERANCE = 0.005
@@ -323,14 +325,28 @@ def monthly_revenue(orders: pd.DataFrame) -> pd.DataFrame:
     return months.reset_index()
 
 
+def star_thresholds(months: pd.DataFrame) -> pd.DataFrame:
+    """Per year, the nearest-rank percentiles of its positive customer-month revenues: sorted
+    ascending, the value at position ceil(p × n) (1-based), one column per star."""
+    revenue = months.assign(revenue=months["revenue"].round(2))
+    revenue = revenue[revenue["revenue"] > 0]
+    rows = {}
+    for year, values in revenue.groupby("rating_year")["revenue"]:
+        ordered = values.sort_values().to_numpy()
+        rows[year] = [ordered[math.ceil(Decimal(p) * len(ordered)) - 1] for p in STAR_PERCENTILES]
+    return pd.DataFrame.from_dict(rows, orient="index", columns=[3, 4, 5])
+
+
 def stars(ranked: pd.DataFrame, months: pd.DataFrame) -> pd.Series:
     """3/4/5 stars for STAR_MONTHS consecutive months of the year above each threshold."""
     months = months.assign(
         rating_year=months["month"].dt.year, month_number=months["month"].dt.month
     )
+    thresholds = star_thresholds(months)
     months = months.merge(ranked[["customer_id", "rating_year"]], on=["customer_id", "rating_year"])
     result = pd.Series(0, index=pd.MultiIndex.from_frame(ranked[["customer_id", "rating_year"]]))
-    for star, threshold in zip((3, 4, 5), STAR_THRESHOLDS, strict=True):
+    for star in (3, 4, 5):
+        threshold = months["rating_year"].map(thresholds[star])
         above = months[months["revenue"].round(2) > threshold].sort_values(
             ["customer_id", "rating_year", "month_number"]
         )

@@ -1,6 +1,10 @@
 -- Loyalty stars (seed 000's carrier example): 3, 4 or 5 stars for star_months consecutive
--- months of the rating year with monthly revenue above each of the three thresholds.
+-- months of the rating year with monthly revenue above each of the three thresholds. The
+-- thresholds are star_thresholds when set (absolute, every year alike), else the year's
+-- star_percentiles of the monthly revenues of its customer-months with revenue > 0, by the
+-- nearest-rank method: in ascending order, the value at position ceil(p × n).
 {%- set thresholds = var('star_thresholds') %}
+{%- set percentiles = var('star_percentiles') %}
 
 with ranked as (
     select
@@ -19,14 +23,42 @@ monthly_revenue as (
     from {{ ref('int_customer_months') }}
 ),
 
+{% if thresholds is none -%}
+positive_months as (
+    select
+        rating_year,
+        revenue,
+        row_number() over (partition by rating_year order by revenue) as position,
+        count(*) over (partition by rating_year) as months
+    from monthly_revenue
+    where revenue > 0
+),
+
 thresholds as (
-    {% for threshold in thresholds -%}
+    {% for percentile in percentiles -%}
         select
+            rating_year,
             {{ loop.index + 2 }} as stars,
-            {{ threshold }} as threshold
-        {%- if not loop.last %} union all{% endif %}
+            revenue as threshold
+        from positive_months
+        where position = cast(ceil(cast({{ percentile }} as decimal(9, 6)) * months) as bigint)
+        {%- if not loop.last %}
+            union all{% endif %}
     {% endfor %}
 ),
+{%- else -%}
+thresholds as (
+    {% for threshold in thresholds -%}
+        select distinct
+            rating_year,
+            {{ loop.index + 2 }} as stars,
+            {{ threshold }} as threshold
+        from ranked
+        {%- if not loop.last %}
+            union all{% endif %}
+    {% endfor %}
+),
+{%- endif %}
 
 -- The months of the rating year above each threshold, as bits of a mask (bit k = month k).
 above as (
@@ -40,7 +72,10 @@ above as (
         on
             ranked.customer_id = monthly_revenue.customer_id
             and ranked.rating_year = monthly_revenue.rating_year
-    inner join thresholds on monthly_revenue.revenue > thresholds.threshold
+    inner join thresholds
+        on
+            monthly_revenue.rating_year = thresholds.rating_year
+            and monthly_revenue.revenue > thresholds.threshold
     group by ranked.customer_id, ranked.rating_year, thresholds.stars
 ),
 

@@ -19,6 +19,8 @@ RUN_OPTIONS = {"as_of_date": "--as-of", "aging_as_of_date": "--aging-as-of"}
 CHOICES = {"abc_method": ("composite", "value_share"), "rate_at": ("customer",)}
 # Bounds that are off (null) unless set: a number when set.
 OPTIONAL_NUMBERS = ("max_returned_share", "max_complaint_count", "min_satisfaction_score")
+# Three numbers, one per star (3, 4, 5); star_thresholds may be null (percentiles decide).
+STAR_RULES = ("star_thresholds", "star_percentiles")
 # Values of PRODUCT.md that kam does not implement yet: refused rather than ignored.
 NOT_BUILT = {"rate_at": "rating customer groups by their top parent is not built yet"}
 
@@ -55,6 +57,16 @@ def effective_rules(overrides: dict[str, Any]) -> dict[str, Any]:
             value is None or (isinstance(value, float | int) and not isinstance(value, bool))
         ):
             raise ConfigError(f"kam.yml: rules.{key}: expected a number, or null for no bound")
+        if (
+            key in STAR_RULES
+            and not (value is None and key == "star_thresholds")
+            and not (
+                isinstance(value, list)
+                and len(value) == 3
+                and all(isinstance(v, float | int) and not isinstance(v, bool) for v in value)
+            )
+        ):
+            raise ConfigError(f"kam.yml: rules.{key}: expected three numbers, for 3, 4 and 5 stars")
         allowed = CHOICES.get(key)
         if allowed is not None and value not in allowed:
             raise ConfigError(
