@@ -13,6 +13,7 @@ def test_the_quality_and_satisfaction_bounds_are_off_by_default() -> None:
         "max_returned_share": None,
         "max_complaint_count": None,
         "min_satisfaction_score": None,
+        "risk_overdue_days": None,
     }
 
 

@@ -45,7 +45,11 @@ open_at_year_end as (
         customer_years.rating_year,
         sum(open_items.open_amount) as open_receivables,
         sum(case when open_items.due_date < customer_years.year_end then open_items.open_amount else 0 end)
-            as overdue_amount
+            as overdue_amount,
+        max(case
+            when open_items.due_date < customer_years.year_end and open_items.open_amount > 0
+                then {{ days_between('open_items.due_date', 'customer_years.year_end') }}
+        end) as max_days_past_due
     from customer_years
     inner join {{ ref('int_receivables_as_of_dates') }} as as_of_dates
         on customer_years.year_end = as_of_dates.as_of_date
@@ -84,6 +88,8 @@ measured as (
             as open_receivables,
         case when presence.has_invoices then coalesce(open_at_year_end.overdue_amount, 0) end
             as overdue_amount,
+        case when presence.has_invoices then coalesce(open_at_year_end.max_days_past_due, 0) end
+            as max_days_past_due,
         coalesce(order_totals.returned_amount, 0) as returned_amount,
         case when presence.has_crm_activities then coalesce(activity_totals.complaint_count, 0) end
             as complaint_count,
@@ -139,5 +145,6 @@ select
     returned_amount,
     complaint_count,
     active,
-    satisfaction_score
+    satisfaction_score,
+    max_days_past_due
 from with_previous

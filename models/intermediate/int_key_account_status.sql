@@ -10,10 +10,14 @@
 -- strategic at >= strategic_revenue_share of the year's revenue or with the CRM strategic
 -- flag, otherwise key. Risk: overdue share above risk_overdue_share or open AR above the
 -- credit limit. Satisfaction (when min_satisfaction_score is set): a listed account whose mean
--- satisfaction score is below it is on watch instead, and at risk.
+-- satisfaction score is below it is on watch instead, and at risk. With risk_overdue_days set,
+-- an invoice open more than that many days past due at year end is a risk too. Credit support
+-- (信用支持): a clean payment record (collection rate and overdue share within their bounds,
+-- open AR within the credit limit, no risk), for listed accounts (int_customer_ratings_computed).
 {%- set max_returned_share = var('max_returned_share') %}
 {%- set max_complaint_count = var('max_complaint_count') %}
 {%- set min_satisfaction_score = var('min_satisfaction_score') %}
+{%- set risk_overdue_days = var('risk_overdue_days') %}
 with measured as (
     select * from {{ ref('int_customer_years_measured') }}
 ),
@@ -107,7 +111,17 @@ assessed as (
         or coalesce(measured.open_receivables > profiles.credit_limit, false)
         {%- if min_satisfaction_score is not none %}
         or coalesce(measured.satisfaction_score < {{ min_satisfaction_score }}, false)
-        {%- endif %} as risk_flag
+        {%- endif %}
+        {%- if risk_overdue_days is not none %}
+        or coalesce(measured.max_days_past_due > {{ risk_overdue_days }}, false)
+        {%- endif %} as risk_flag,
+        coalesce(
+            measured.collections >= {{ var('credit_support_min_collection_rate') }} * measured.invoiced
+            and measured.invoiced > 0
+            and coalesce(measured.overdue_share, 0) <= {{ var('credit_support_max_overdue_share') }}
+            and (profiles.credit_limit is null or measured.open_receivables <= profiles.credit_limit),
+            false
+        ) as clean_payment_record
     from measured
     left join ranked
         on measured.customer_id = ranked.customer_id and measured.rating_year = ranked.rating_year
@@ -189,6 +203,7 @@ select
     overdue_share,
     credit_limit,
     risk_flag,
+    clean_payment_record and not risk_flag as qualifies_credit_support,
     score,
     cumulative_share,
     rank,

@@ -18,5 +18,6 @@ select
     returned_amount,
     complaint_count,
     active,
-    satisfaction_score
+    satisfaction_score,
+    max_days_past_due
 from measured

@@ -18,7 +18,12 @@ RUN_OPTIONS = {"as_of_date": "--as-of", "aging_as_of_date": "--aging-as-of"}
 # Rules with a closed set of values.
 CHOICES = {"abc_method": ("composite", "value_share"), "rate_at": ("customer",)}
 # Bounds that are off (null) unless set: a number when set.
-OPTIONAL_NUMBERS = ("max_returned_share", "max_complaint_count", "min_satisfaction_score")
+OPTIONAL_NUMBERS = (
+    "max_returned_share",
+    "max_complaint_count",
+    "min_satisfaction_score",
+    "risk_overdue_days",
+)
 # Three numbers, one per star (3, 4, 5); star_thresholds may be null (percentiles decide).
 STAR_RULES = ("star_thresholds", "star_percentiles")
 # Values of PRODUCT.md that kam does not implement yet: refused rather than ignored.
