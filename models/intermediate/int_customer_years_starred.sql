@@ -23,7 +23,23 @@ monthly_revenue as (
     from {{ ref('int_customer_months') }}
 ),
 
-{% if thresholds is none -%}
+levels as (
+    select
+        level_values.stars,
+        level_values.percentile,
+        level_values.absolute_threshold
+    from (
+        values
+        {%- for percentile in percentiles %}
+            (
+                {{ loop.index + 2 }},
+                {{ percentile }},
+                {{ thresholds[loop.index0] if thresholds is not none else 'null' }}
+            ){{ ',' if not loop.last }}
+        {%- endfor %}
+    ) as level_values (stars, percentile, absolute_threshold)
+),
+
 positive_months as (
     select
         rating_year,
@@ -34,31 +50,29 @@ positive_months as (
     where revenue > 0
 ),
 
-thresholds as (
-    {% for percentile in percentiles -%}
-        select
-            rating_year,
-            {{ loop.index + 2 }} as stars,
-            revenue as threshold
-        from positive_months
-        where position = cast(ceil(cast({{ percentile }} as decimal(9, 6)) * months) as bigint)
-        {%- if not loop.last %}
-            union all{% endif %}
-    {% endfor %}
+percentile_values as (
+    select
+        positive_months.rating_year,
+        levels.stars,
+        positive_months.revenue as threshold
+    from positive_months
+    inner join levels
+        on
+            positive_months.position
+            = cast(ceil(cast(levels.percentile as decimal(9, 6)) * positive_months.months) as bigint)
 ),
-{%- else -%}
+
 thresholds as (
-    {% for threshold in thresholds -%}
-        select distinct
-            rating_year,
-            {{ loop.index + 2 }} as stars,
-            {{ threshold }} as threshold
-        from ranked
-        {%- if not loop.last %}
-            union all{% endif %}
-    {% endfor %}
+    select
+        years.rating_year,
+        levels.stars,
+        coalesce(cast(levels.absolute_threshold as decimal(38, 6)), percentile_values.threshold)
+            as threshold
+    from (select distinct rating_year from ranked) as years
+    cross join levels
+    left join percentile_values
+        on years.rating_year = percentile_values.rating_year and levels.stars = percentile_values.stars
 ),
-{%- endif %}
 
 -- The months of the rating year above each threshold, as bits of a mask (bit k = month k).
 above as (
