@@ -33,6 +33,17 @@ def test_class_counts_are_one_two_two_in_every_year(published_home):
         assert c == n - a - b
 
 
+def test_stars_separate_the_customers_of_every_year(published_home):
+    """With the default relative thresholds the generated customers get 0, 3, 4 and 5 stars
+    (with the old absolute 300/500/800 every one got 0 or 5)."""
+    for year, values in query(
+        published_home,
+        "SELECT rating_year, list(DISTINCT stars ORDER BY stars) FROM marts.customer_abc"
+        " GROUP BY rating_year ORDER BY rating_year",
+    ):
+        assert len(values) >= 3, year
+
+
 def test_active_customers_are_those_with_a_positive_completed_line(published_home):
     expected = query(
         published_home,
@@ -129,6 +140,36 @@ def test_a_rule_from_kam_yml_changes_the_classes_and_the_rules_hash(published_ho
         "FROM marts.customer_abc WHERE rating_year = 2025",
     )[0]
     assert (a, b) == (_round_half_up(Decimal(n) / 5), _round_half_up(Decimal(n) / 5))
+
+
+def test_quality_and_satisfaction_bounds_from_kam_yml_shape_the_list(published_home, tmp_path):
+    """With the bounds set, no account on the list breaks a quality bound, none listed has a
+    low mean satisfaction, and those on watch for it are at risk (checked on customer_value)."""
+    home = copy_home(published_home, tmp_path / "home")
+    config = yaml.safe_load((home / "kam.yml").read_text(encoding="utf-8"))
+    bounds = {"max_returned_share": 0.01, "max_complaint_count": 1, "min_satisfaction_score": 3.5}
+    config["rules"] = bounds
+    (home / "kam.yml").write_text(yaml.safe_dump(config, allow_unicode=True), encoding="utf-8")
+    run_kam("build", "--as-of", AS_OF, home=home, check=True)
+    on_list = query(
+        home,
+        "SELECT r.list_status, r.driver, v.revenue, v.returned_amount, v.complaint_count,"
+        " v.satisfaction_score, k.risk_flag FROM marts.customer_ratings AS r"
+        " JOIN marts.customer_value AS v USING (customer_id, rating_year)"
+        " LEFT JOIN marts.key_accounts AS k USING (customer_id, rating_year)"
+        " WHERE r.rating_year = 2025 AND r.list_status IS NOT NULL",
+    )
+    assert on_list
+    for status, driver, revenue, returned, complaints, satisfaction, at_risk in on_list:
+        assert revenue <= 0 or returned <= Decimal("0.01") * revenue
+        assert complaints is None or complaints <= 1
+        low = satisfaction is not None and satisfaction < 3.5
+        assert not (low and status == "listed")
+        if driver == "satisfaction below minimum":
+            assert low and status == "watch" and at_risk
+    assert any(driver == "satisfaction below minimum" for _, driver, *_ in on_list)
+    drivers = {row[0] for row in query(home, "SELECT driver FROM marts.key_account_changes")}
+    assert {"returned share of revenue above maximum", "complaints above maximum"} <= drivers
 
 
 def test_an_unknown_rule_is_a_one_line_config_error(published_home, tmp_path):

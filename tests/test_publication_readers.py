@@ -204,19 +204,25 @@ def test_postgres_marts_carry_descriptions_and_keys_and_grant_select_only(publis
                     ).fetchone() == (relation.description,)
                     for column in relation.columns:
                         assert described[f"{relation.name}.{column.name}"] == column.description
-            keys = dict(
-                admin.execute(
-                    "SELECT conrelid::regclass::text, array_agg(a.attname ORDER BY k.n) "
-                    "FROM pg_constraint AS c CROSS JOIN unnest(c.conkey) WITH ORDINALITY "
-                    "AS k(attnum, n) JOIN pg_attribute AS a "
-                    "ON a.attrelid = c.conrelid AND a.attnum = k.attnum "
-                    "WHERE c.contype = 'p' AND c.connamespace = %s::regnamespace GROUP BY 1",
-                    [version],
-                ).fetchall()
-            )
+            constraints = "SELECT conrelid::regclass::text, array_agg(a.attname ORDER BY k.n) "
+            constraints += "FROM pg_constraint AS c CROSS JOIN unnest(c.conkey) WITH ORDINALITY "
+            constraints += "AS k(attnum, n) JOIN pg_attribute AS a "
+            constraints += "ON a.attrelid = c.conrelid AND a.attnum = k.attnum "
+            constraints += "WHERE c.contype = %s AND c.connamespace = %s::regnamespace GROUP BY 1"
+            keys = dict(admin.execute(constraints, ["p", version]).fetchall())
             assert keys == {
+                f"{version}.{relation.name}": list(relation.primary_key)
+                for relation in published_relations()
+                if relation.primary_key
+            }
+            # the grains with a nullable column (owner, region): a unique key, NULLs not distinct
+            assert dict(admin.execute(constraints, ["u", version]).fetchall()) == {
                 f"{version}.{relation.name}": list(relation.grain)
                 for relation in published_relations()
+                if not relation.primary_key
+            }
+            assert not {"owner_portfolio", "region_portfolio"} & {
+                relation.name for relation in published_relations() if relation.primary_key
             }
 
             admin.execute("SET ROLE kam_reader")

@@ -7,10 +7,11 @@ oldest-first payment allocation — then check them against kam's published mart
 
     python benchmarks/baselines/pandas_baseline.py --home /tmp/kam-sf1 --as-of 2026-01-15
 
-Covered: `customer_value` and `customer_abc` for the rating years closed at `as_of` (calendar
-years ending before it), `retention_cohorts` for the `all`, `A`, `B`, `C` segments of both
-grains. Skipped, because they need the key-account list (eligibility, stability, overrides,
-approvals): the `key_accounts` segment and the `listed_customers` / `listed_retention` columns.
+Covered: `customer_value`, `customer_abc` and `revenue_concentration` for the rating years
+closed at `as_of` (calendar years ending before it), `retention_cohorts` for the `all`, `A`,
+`B`, `C` segments of both grains. Skipped, because they need the key-account list
+(eligibility, stability, overrides, approvals): the `key_accounts` segment and the
+`listed_customers` / `listed_retention` columns.
 
 Money is read as float and every money total rounded to cents (the exports carry cents), so
 mathematically equal totals compare equal when ranking.
@@ -23,6 +24,7 @@ import math
 import sys
 import time
 from datetime import date
+from decimal import Decimal
 from pathlib import Path
 
 import duckdb
@@ -68,7 +70,8 @@ WEIGHT_CONTRIBUTION = 0.5
 ABC_RATIO = (1, 2, 2)
 VALUE_SHARE_CUTOFFS = (0.80, 0.95)
 MGC_MIN_GROWTH = 0.20
-STAR_THRESHOLDS = (300, 500, 800)
+# The year's monthly-revenue percentiles for 3/4/5 stars (kam's default: no absolute thresholds).
+STAR_PERCENTILES = ("0.50", "0.75", "0.90")
 STAR_MONTHS = 6
 
 MONEY_TOLERANCE = 0.005
@@ -322,14 +325,28 @@ def monthly_revenue(orders: pd.DataFrame) -> pd.DataFrame:
     return months.reset_index()
 
 
+def star_thresholds(months: pd.DataFrame) -> pd.DataFrame:
+    """Per year, the nearest-rank percentiles of its positive customer-month revenues: sorted
+    ascending, the value at position ceil(p × n) (1-based), one column per star."""
+    revenue = months.assign(revenue=months["revenue"].round(2))
+    revenue = revenue[revenue["revenue"] > 0]
+    rows = {}
+    for year, values in revenue.groupby("rating_year")["revenue"]:
+        ordered = values.sort_values().to_numpy()
+        rows[year] = [ordered[math.ceil(Decimal(p) * len(ordered)) - 1] for p in STAR_PERCENTILES]
+    return pd.DataFrame.from_dict(rows, orient="index", columns=[3, 4, 5])
+
+
 def stars(ranked: pd.DataFrame, months: pd.DataFrame) -> pd.Series:
     """3/4/5 stars for STAR_MONTHS consecutive months of the year above each threshold."""
     months = months.assign(
         rating_year=months["month"].dt.year, month_number=months["month"].dt.month
     )
+    thresholds = star_thresholds(months)
     months = months.merge(ranked[["customer_id", "rating_year"]], on=["customer_id", "rating_year"])
     result = pd.Series(0, index=pd.MultiIndex.from_frame(ranked[["customer_id", "rating_year"]]))
-    for star, threshold in zip((3, 4, 5), STAR_THRESHOLDS, strict=True):
+    for star in (3, 4, 5):
+        threshold = months["rating_year"].map(thresholds[star])
         above = months[months["revenue"].round(2) > threshold].sort_values(
             ["customer_id", "rating_year", "month_number"]
         )
@@ -469,8 +486,48 @@ def retention_cohorts(periods: pd.DataFrame, first_class: pd.Series, grain: str)
     return cohorts[columns]
 
 
+def half_up_count(n: int, divisor: int) -> int:
+    """round_half_up(n / divisor), at least 1, in integers."""
+    return max(1, (2 * n + divisor) // (2 * divisor))
+
+
+def revenue_concentration(value: pd.DataFrame) -> pd.DataFrame:
+    """Top-decile and top-quintile revenue shares of the active customers, and existing versus
+    new customers' revenue, per rating year."""
+    active = value[value["active"]]
+    first_active = active.groupby("customer_id")["rating_year"].min().rename("first_active_year")
+    value = value.join(first_active, on="customer_id")
+    rows = []
+    for year, customers in value.groupby("rating_year"):
+        existing = customers["first_active_year"] < year
+        revenue = customers["revenue"].sum()
+        existing_revenue = customers.loc[existing, "revenue"].sum()
+        ranked = customers[customers["active"]].sort_values(
+            ["revenue", "customer_id"], ascending=[False, True]
+        )
+        n = len(ranked)
+        row = {
+            "rating_year": year,
+            "active_customers": n,
+            "existing_customers": int((existing & customers["active"]).sum()),
+            "revenue": revenue,
+            "existing_customer_revenue": existing_revenue,
+            "existing_customer_share": existing_revenue / revenue if revenue > 0 else None,
+            "new_customer_revenue": revenue - existing_revenue,
+        }
+        if n:
+            total = ranked["revenue"].sum()
+            for name, divisor in (("decile", 10), ("quintile", 5)):
+                top = ranked["revenue"].head(half_up_count(n, divisor)).sum()
+                row[f"top_{name}_revenue"] = top
+                row[f"top_{name}_share"] = top / total if total > 0 else None
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
 def compute(home: Path, as_of: date) -> dict[str, pd.DataFrame]:
-    """customer_value, customer_abc (years closed at as_of) and retention_cohorts from raw files."""
+    """customer_value, customer_abc, revenue_concentration (years closed at as_of) and
+    retention_cohorts from raw files."""
     exports = read_exports(home)
     orders = exports["orders"]
     has_payments = exports["payments"] is not None
@@ -504,6 +561,7 @@ def compute(home: Path, as_of: date) -> dict[str, pd.DataFrame]:
         "customer_value": value[closed].drop(columns="previous_revenue").reset_index(drop=True),
         "customer_abc": abc[abc["rating_year"].isin(closed_years)].reset_index(drop=True),
         "retention_cohorts": cohorts,
+        "revenue_concentration": revenue_concentration(value[closed]),
     }
 
 
@@ -511,11 +569,15 @@ MART_KEYS = {
     "customer_value": ["customer_id", "rating_year"],
     "customer_abc": ["customer_id", "rating_year"],
     "retention_cohorts": ["cohort_grain", "cohort", "period_offset", "segment"],
+    "revenue_concentration": ["rating_year"],
 }
 MONEY = {"revenue", "gross_margin", "collections", "invoiced", "open_receivables"}
 MONEY |= {"overdue_amount", "returned_amount"}
+MONEY |= {"top_decile_revenue", "top_quintile_revenue", "existing_customer_revenue"}
+MONEY |= {"new_customer_revenue"}
 RATIOS = {"collection_rate", "dso_days", "overdue_share", "revenue_growth", "score"}
 RATIOS |= {"cumulative_share", "logo_retention", "revenue_retention"}
+RATIOS |= {"top_decile_share", "top_quintile_share", "existing_customer_share"}
 
 
 def _differs(column: str, ours: object, theirs: object) -> bool:

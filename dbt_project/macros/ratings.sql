@@ -8,7 +8,7 @@
         'active_customers', 'score', 'cumulative_share', 'revenue', 'revenue_share',
         'gross_margin', 'collections', 'collection_rate', 'dso_days', 'open_receivables',
         'overdue_share', 'credit_limit', 'risk_flag', 'previous_list_status', 'previous_level',
-        'previous_class', 'previous_rank', 'previous_revenue', 'driver'
+        'previous_class', 'previous_rank', 'previous_revenue', 'driver', 'credit_support'
     ]) }}
 {%- endmacro %}
 

@@ -49,7 +49,8 @@ all_rated as (
         open_receivables,
         overdue_share,
         credit_limit,
-        risk_flag
+        risk_flag,
+        coalesce(list_status is not null and qualifies_credit_support, false) as credit_support
     from status
     union all
     select
@@ -75,7 +76,8 @@ all_rated as (
         null as open_receivables,
         null as overdue_share,
         null as credit_limit,
-        null as risk_flag
+        null as risk_flag,
+        null as credit_support
     from left_the_list
 ),
 

@@ -45,7 +45,11 @@ open_at_year_end as (
         customer_years.rating_year,
         sum(open_items.open_amount) as open_receivables,
         sum(case when open_items.due_date < customer_years.year_end then open_items.open_amount else 0 end)
-            as overdue_amount
+            as overdue_amount,
+        max(case
+            when open_items.due_date < customer_years.year_end and open_items.open_amount > 0
+                then {{ days_between('open_items.due_date', 'customer_years.year_end') }}
+        end) as max_days_past_due
     from customer_years
     inner join {{ ref('int_receivables_as_of_dates') }} as as_of_dates
         on customer_years.year_end = as_of_dates.as_of_date
@@ -56,13 +60,14 @@ open_at_year_end as (
     group by customer_years.customer_id, customer_years.rating_year
 ),
 
-complaints as (
+-- Complaints (质量损失) and the mean satisfaction score of the year's scored activities.
+activity_totals as (
     select
         customer_id,
         {{ fiscal_year('activity_date') }} as rating_year,
-        count(*) as complaint_count
+        count(*) filter (where activity_type = 'complaint') as complaint_count,
+        avg(satisfaction_score) as satisfaction_score
     from {{ ref('stg_raw__crm_activities') }}
-    where activity_type = 'complaint'
     group by customer_id, {{ fiscal_year('activity_date') }}
 ),
 
@@ -83,9 +88,12 @@ measured as (
             as open_receivables,
         case when presence.has_invoices then coalesce(open_at_year_end.overdue_amount, 0) end
             as overdue_amount,
+        case when presence.has_invoices then coalesce(open_at_year_end.max_days_past_due, 0) end
+            as max_days_past_due,
         coalesce(order_totals.returned_amount, 0) as returned_amount,
-        case when presence.has_crm_activities then coalesce(complaints.complaint_count, 0) end
+        case when presence.has_crm_activities then coalesce(activity_totals.complaint_count, 0) end
             as complaint_count,
+        activity_totals.satisfaction_score,
         coalesce(order_totals.active, false) as active
     from customer_years
     cross join presence
@@ -101,9 +109,9 @@ measured as (
     left join open_at_year_end
         on customer_years.customer_id = open_at_year_end.customer_id
             and customer_years.rating_year = open_at_year_end.rating_year
-    left join complaints
-        on customer_years.customer_id = complaints.customer_id
-            and customer_years.rating_year = complaints.rating_year
+    left join activity_totals
+        on customer_years.customer_id = activity_totals.customer_id
+            and customer_years.rating_year = activity_totals.rating_year
 ),
 
 with_previous as (
@@ -136,5 +144,7 @@ select
     previous_revenue,
     returned_amount,
     complaint_count,
-    active
+    active,
+    satisfaction_score,
+    max_days_past_due
 from with_previous

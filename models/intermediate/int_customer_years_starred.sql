@@ -1,6 +1,10 @@
 -- Loyalty stars (seed 000's carrier example): 3, 4 or 5 stars for star_months consecutive
--- months of the rating year with monthly revenue above each of the three thresholds.
+-- months of the rating year with monthly revenue above each of the three thresholds. The
+-- thresholds are star_thresholds when set (absolute, every year alike), else the year's
+-- star_percentiles of the monthly revenues of its customer-months with revenue > 0, by the
+-- nearest-rank method: in ascending order, the value at position ceil(p × n).
 {%- set thresholds = var('star_thresholds') %}
+{%- set percentiles = var('star_percentiles') %}
 
 with ranked as (
     select
@@ -19,13 +23,55 @@ monthly_revenue as (
     from {{ ref('int_customer_months') }}
 ),
 
+levels as (
+    select
+        level_values.stars,
+        level_values.percentile,
+        level_values.absolute_threshold
+    from (
+        values
+        {%- for percentile in percentiles %}
+            (
+                {{ loop.index + 2 }},
+                {{ percentile }},
+                {{ thresholds[loop.index0] if thresholds is not none else 'null' }}
+            ){{ ',' if not loop.last }}
+        {%- endfor %}
+    ) as level_values (stars, percentile, absolute_threshold)
+),
+
+positive_months as (
+    select
+        rating_year,
+        revenue,
+        row_number() over (partition by rating_year order by revenue) as position,
+        count(*) over (partition by rating_year) as months
+    from monthly_revenue
+    where revenue > 0
+),
+
+percentile_values as (
+    select
+        positive_months.rating_year,
+        levels.stars,
+        positive_months.revenue as threshold
+    from positive_months
+    inner join levels
+        on
+            positive_months.position
+            = cast(ceil(cast(levels.percentile as decimal(9, 6)) * positive_months.months) as bigint)
+),
+
 thresholds as (
-    {% for threshold in thresholds -%}
-        select
-            {{ loop.index + 2 }} as stars,
-            {{ threshold }} as threshold
-        {%- if not loop.last %} union all{% endif %}
-    {% endfor %}
+    select
+        years.rating_year,
+        levels.stars,
+        coalesce(cast(levels.absolute_threshold as decimal(38, 6)), percentile_values.threshold)
+            as threshold
+    from (select distinct rating_year from ranked) as years
+    cross join levels
+    left join percentile_values
+        on years.rating_year = percentile_values.rating_year and levels.stars = percentile_values.stars
 ),
 
 -- The months of the rating year above each threshold, as bits of a mask (bit k = month k).
@@ -40,7 +86,10 @@ above as (
         on
             ranked.customer_id = monthly_revenue.customer_id
             and ranked.rating_year = monthly_revenue.rating_year
-    inner join thresholds on monthly_revenue.revenue > thresholds.threshold
+    inner join thresholds
+        on
+            monthly_revenue.rating_year = thresholds.rating_year
+            and monthly_revenue.revenue > thresholds.threshold
     group by ranked.customer_id, ranked.rating_year, thresholds.stars
 ),
 

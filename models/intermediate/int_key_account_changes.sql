@@ -78,6 +78,10 @@ select
         when not current_status.passes_credit_rating then 'credit rating excluded'
         when not current_status.passes_collection_rate then 'collection rate below minimum'
         when not current_status.passes_gross_margin then 'gross margin not positive'
+        when not current_status.passes_returned_share then 'returned share of revenue above maximum'
+        when not current_status.passes_complaints then 'complaints above maximum'
+        when pairs.list_status = 'watch' and current_status.low_satisfaction
+            then 'satisfaction below minimum'
         when pairs.list_status = 'watch' then 'below the A cut-off, within the stability buffer'
         when pairs.previous_list_status = 'watch' and pairs.list_status is null
             then 'second year below the A cut-off'

@@ -1,14 +1,23 @@
 -- The key-account list (大客户清单) of every rating year, as the rules compute it, with the
 -- metrics each rating is made from (what `kam rerate` freezes).
 -- Eligible: collection rate >= min (when known), gross margin > min (when known), CRM status
--- not excluded, credit rating not excluded. Listed: final class A and eligible, or an
+-- not excluded, credit rating not excluded, and, when their bounds are set, the returned share
+-- of revenue and the complaints (质量损失) within them. Listed: final class A and eligible, or an
 -- `include` override; never with an `exclude` override. Stability: last year's listed
 -- customer that falls below the A cut-off stays as `watch` while its position is within
 -- stability_buffer × n past the cut-off and it was not on watch already (so it drops in the
 -- second year below); last year's list is the one in force (int_rating_years). Level:
 -- strategic at >= strategic_revenue_share of the year's revenue or with the CRM strategic
 -- flag, otherwise key. Risk: overdue share above risk_overdue_share or open AR above the
--- credit limit.
+-- credit limit. Satisfaction (when min_satisfaction_score is set): a listed account whose mean
+-- satisfaction score is below it is on watch instead, and at risk. With risk_overdue_days set,
+-- an invoice open more than that many days past due at year end is a risk too. Credit support
+-- (信用支持): a clean payment record (collection rate and overdue share within their bounds,
+-- open AR within the credit limit, no risk), for listed accounts (int_customer_ratings_computed).
+{%- set max_returned_share = var('max_returned_share') %}
+{%- set max_complaint_count = var('max_complaint_count') %}
+{%- set min_satisfaction_score = var('min_satisfaction_score') %}
+{%- set risk_overdue_days = var('risk_overdue_days') %}
 with measured as (
     select * from {{ ref('int_customer_years_measured') }}
 ),
@@ -68,6 +77,21 @@ assessed as (
         ) as passes_collection_rate,
         (measured.gross_margin is null or measured.gross_margin > {{ var('min_gross_margin') }})
             as passes_gross_margin,
+        {% if max_returned_share is none -%}
+            true
+        {%- else -%}
+            (measured.revenue <= 0 or measured.returned_amount <= {{ max_returned_share }} * measured.revenue)
+        {%- endif %} as passes_returned_share,
+        {% if max_complaint_count is none -%}
+            true
+        {%- else -%}
+            coalesce(measured.complaint_count <= {{ max_complaint_count }}, true)
+        {%- endif %} as passes_complaints,
+        {% if min_satisfaction_score is none -%}
+            false
+        {%- else -%}
+            coalesce(measured.satisfaction_score < {{ min_satisfaction_score }}, false)
+        {%- endif %} as low_satisfaction,
         (
             profiles.account_status is null
             or profiles.account_status not in {{ sql_list(var('excluded_account_statuses')) }})
@@ -84,7 +108,20 @@ assessed as (
             else 'key'
         end as computed_level,
         coalesce(measured.overdue_share > {{ var('risk_overdue_share') }}, false)
-        or coalesce(measured.open_receivables > profiles.credit_limit, false) as risk_flag
+        or coalesce(measured.open_receivables > profiles.credit_limit, false)
+        {%- if min_satisfaction_score is not none %}
+        or coalesce(measured.satisfaction_score < {{ min_satisfaction_score }}, false)
+        {%- endif %}
+        {%- if risk_overdue_days is not none %}
+        or coalesce(measured.max_days_past_due > {{ risk_overdue_days }}, false)
+        {%- endif %} as risk_flag,
+        coalesce(
+            measured.collections >= {{ var('credit_support_min_collection_rate') }} * measured.invoiced
+            and measured.invoiced > 0
+            and coalesce(measured.overdue_share, 0) <= {{ var('credit_support_max_overdue_share') }}
+            and (profiles.credit_limit is null or measured.open_receivables <= profiles.credit_limit),
+            false
+        ) as clean_payment_record
     from measured
     left join ranked
         on measured.customer_id = ranked.customer_id and measured.rating_year = ranked.rating_year
@@ -102,7 +139,8 @@ decided as (
         assessed.*,
         assessed.abc_class as computed_class,
         assessed.passes_collection_rate and assessed.passes_gross_margin and assessed.passes_account_status
-        and assessed.passes_credit_rating as eligible,
+        and assessed.passes_credit_rating and assessed.passes_returned_share and assessed.passes_complaints
+            as eligible,
         case
             when assessed.override_action = 'set_class' then assessed.override_class
             else assessed.abc_class
@@ -126,7 +164,8 @@ core as (
 
 -- "On last year's list" means listed (not watch) in the list in force for last year: the
 -- frozen one where that year is rated, else the computed one (whose listed members are the
--- core listing, which never depends on the year before).
+-- core listing less the accounts on watch for low satisfaction, neither of which depends on
+-- the year before).
 rating_years as (
     select * from {{ ref('int_rating_years') }}
 ),
@@ -141,7 +180,7 @@ with_previous as (
         case
             when previous_year.rating_status = 'approved'
                 then coalesce(frozen.list_status = 'listed', false)
-            else coalesce(previous.core_listed, false)
+            else coalesce(previous.core_listed and not previous.low_satisfaction, false)
         end as previously_core_listed
     from core
     left join rating_years as previous_year on core.rating_year = previous_year.rating_year + 1
@@ -164,6 +203,7 @@ select
     overdue_share,
     credit_limit,
     risk_flag,
+    clean_payment_record and not risk_flag as qualifies_credit_support,
     score,
     cumulative_share,
     rank,
@@ -176,11 +216,15 @@ select
     passes_gross_margin,
     passes_account_status,
     passes_credit_rating,
+    passes_returned_share,
+    passes_complaints,
+    low_satisfaction,
     computed_level,
     override_id,
     override_action,
     case
-        when core_listed then 'listed'
+        when core_listed and not low_satisfaction then 'listed'
+        when core_listed then 'watch'
         when
             coalesce(override_action, '') <> 'exclude'
             and previously_core_listed

@@ -17,5 +17,7 @@ select
     revenue_growth,
     returned_amount,
     complaint_count,
-    active
+    active,
+    satisfaction_score,
+    max_days_past_due
 from measured

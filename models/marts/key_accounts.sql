@@ -40,7 +40,9 @@ select
     ratings.risk_flag,
     profiles.account_owner,
     ratings.run_id,
-    ratings.rating_status
+    ratings.rating_status,
+    profiles.relationship_type,
+    ratings.credit_support
 from ratings
 inner join published_year on ratings.rating_year = published_year.rating_year
 left join profiles on ratings.customer_id = profiles.customer_id

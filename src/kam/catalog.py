@@ -48,6 +48,7 @@ class Column(Described):
     name: str
     data_type: str
     description: str
+    not_null: bool = False  # the contract's not_null constraint
 
 
 @dataclass(frozen=True)
@@ -63,6 +64,13 @@ class Relation(Described):
     def description_of(self, column: str) -> str | None:
         return next((c.description for c in self.columns if c.name == column), None)
 
+    @property
+    def primary_key(self) -> tuple[str, ...]:
+        """The grain when none of its columns may be NULL (a NULL owner or region is a row of
+        its own, so those grains are a unique key, not a primary key)."""
+        not_null = {column.name for column in self.columns if column.not_null}
+        return self.grain if set(self.grain) <= not_null else ()
+
 
 # meta.publication (marts.publication in Postgres): the one row saying which version this is.
 PUBLICATION = Relation(
@@ -72,7 +80,9 @@ PUBLICATION = Relation(
     "(compare run_id with published/manifest.json to know whether a newer one is served).",
     grain=("run_id",),
     columns=(
-        Column("run_id", "varchar", "发布批次 — the id of the run that published this version."),
+        Column(
+            "run_id", "varchar", "发布批次 — the id of the run that published this version.", True
+        ),
         Column("published_at", "timestamp", "发布时间 — when the version was published (UTC)."),
         Column(
             "as_of",
@@ -118,6 +128,10 @@ def read_marts(path: Path = MARTS_YML) -> dict[str, Relation]:
                     column["name"],
                     str(column.get("data_type") or ""),
                     " ".join(str(column.get("description") or "").split()),
+                    any(
+                        constraint.get("type") == "not_null"
+                        for constraint in column.get("constraints") or []
+                    ),
                 )
                 for column in model.get("columns") or []
             ),
@@ -167,7 +181,8 @@ def render_data_dictionary() -> str:
         "and `meta.publication`), as `published/parquet/<relation>.parquet`, and in the Postgres",
         "schema (`marts.<relation>`, `publication` included). The same descriptions are the",
         "DuckDB and Postgres comments and the Parquet field metadata; how to open each:",
-        "[bi.md](bi.md). The grain is the primary key in Postgres.",
+        "[bi.md](bi.md). The grain is the primary key in Postgres (a unique key, NULLs not",
+        "distinct, where a grain column may be NULL).",
         "",
         "| relation | 中文 | one row per |",
         "|---|---|---|",

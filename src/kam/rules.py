@@ -17,6 +17,15 @@ RUN_VARS = ("as_of_date", "aging_as_of_date")
 RUN_OPTIONS = {"as_of_date": "--as-of", "aging_as_of_date": "--aging-as-of"}
 # Rules with a closed set of values.
 CHOICES = {"abc_method": ("composite", "value_share"), "rate_at": ("customer",)}
+# Bounds that are off (null) unless set: a number when set.
+OPTIONAL_NUMBERS = (
+    "max_returned_share",
+    "max_complaint_count",
+    "min_satisfaction_score",
+    "risk_overdue_days",
+)
+# Three numbers, one per star (3, 4, 5); star_thresholds may be null (percentiles decide).
+STAR_RULES = ("star_thresholds", "star_percentiles")
 # Values of PRODUCT.md that kam does not implement yet: refused rather than ignored.
 NOT_BUILT = {"rate_at": "rating customer groups by their top parent is not built yet"}
 
@@ -49,6 +58,20 @@ def effective_rules(overrides: dict[str, Any]) -> dict[str, Any]:
             raise ConfigError(
                 f"kam.yml: rules.{key}: expected a {type(default).__name__} like {default!r}"
             )
+        if key in OPTIONAL_NUMBERS and not (
+            value is None or (isinstance(value, float | int) and not isinstance(value, bool))
+        ):
+            raise ConfigError(f"kam.yml: rules.{key}: expected a number, or null for no bound")
+        if (
+            key in STAR_RULES
+            and not (value is None and key == "star_thresholds")
+            and not (
+                isinstance(value, list)
+                and len(value) == 3
+                and all(isinstance(v, float | int) and not isinstance(v, bool) for v in value)
+            )
+        ):
+            raise ConfigError(f"kam.yml: rules.{key}: expected three numbers, for 3, 4 and 5 stars")
         allowed = CHOICES.get(key)
         if allowed is not None and value not in allowed:
             raise ConfigError(
@@ -59,7 +82,8 @@ def effective_rules(overrides: dict[str, Any]) -> dict[str, Any]:
 
 
 def rules_hash(rules: dict[str, Any]) -> str:
-    """A short stable hash of the rules that decide a rating (run vars excluded)."""
-    relevant = {k: v for k, v in sorted(rules.items()) if k not in RUN_VARS}
+    """A short stable hash of the rules that decide a rating (run vars excluded). A rule that
+    is off (null) is left out, so a rule added later, off by default, keeps every hash."""
+    relevant = {k: v for k, v in sorted(rules.items()) if k not in RUN_VARS and v is not None}
     text = json.dumps(relevant, sort_keys=True, separators=(",", ":"), default=str)
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]

@@ -25,6 +25,9 @@ MARTS = (
     "retention_cohorts",
     "ar_aging",
     "account_coverage",
+    "owner_portfolio",
+    "region_portfolio",
+    "revenue_concentration",
 )
 
 BATCH_COLUMNS = (
@@ -119,6 +122,7 @@ FROZEN_RATING_COLUMNS = (
     ("previous_rank", "BIGINT"),
     ("previous_revenue", "DECIMAL(38,6)"),
     ("driver", "VARCHAR"),
+    ("credit_support", "BOOLEAN"),
 )
 # The override register as it was when a rating run was frozen (kam rerate --verify).
 RATING_OVERRIDE_COLUMNS = (("run_id", "VARCHAR NOT NULL"), *OVERRIDE_COLUMNS)

@@ -139,9 +139,12 @@ def _load_relation(cursor, source, relation: Relation, table: str, work_dir: Pat
         while chunk := handle.read(4 * 1024 * 1024):
             copy.write(chunk)
     export.unlink()
-    if relation.grain:  # after the rows: one index build instead of a row-by-row one
-        key = ", ".join(quote_identifier(column) for column in relation.grain)
+    # after the rows: one index build instead of a row-by-row one
+    key = ", ".join(quote_identifier(column) for column in relation.grain)
+    if relation.primary_key:
         cursor.execute(f"ALTER TABLE {table} ADD PRIMARY KEY ({key})")
+    elif relation.grain and cursor.connection.info.server_version >= 150000:
+        cursor.execute(f"ALTER TABLE {table} ADD UNIQUE NULLS NOT DISTINCT ({key})")
     cursor.execute("; ".join(comment_statements(relation, table, {c[0] for c in columns})))
 
 

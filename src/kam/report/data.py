@@ -41,19 +41,8 @@ changes AS (
         count(previous_list_status) AS previous_list
     FROM marts.key_account_changes WHERE rating_year = $year
 ),
-ranked AS (
-    SELECT
-        revenue,
-        row_number() OVER (ORDER BY revenue DESC, customer_id) AS position,
-        count(*) OVER () AS active_customers
-    FROM marts.customer_value WHERE rating_year = $year AND active
-),
 concentration AS (
-    -- top_decile_share of PRODUCT.md: the first round_half_up(n/10), at least 1, of n
-    SELECT
-        sum(revenue) FILTER (position <= greatest(1, floor(active_customers / 10 + 0.5)))
-        / nullif(sum(revenue), 0) AS top_decile_share
-    FROM ranked
+    SELECT top_decile_share FROM marts.revenue_concentration WHERE rating_year = $year
 )
 SELECT
     rated.customers_rated,
@@ -65,7 +54,8 @@ SELECT
     changes.previous_list,
     changes.moved / nullif(changes.previous_list, 0) AS list_churn,
     CAST(concentration.top_decile_share AS DOUBLE) AS top_decile_share
-FROM rated, listed, changes, concentration
+FROM rated, listed, changes
+LEFT JOIN concentration ON true
 """
 
 LEVELS = """
@@ -131,6 +121,7 @@ SELECT
     accounts.risk_flag,
     accounts.override_id,
     accounts.account_owner,
+    accounts.relationship_type,
     changes.change,
     changes.driver
 FROM marts.key_accounts AS accounts
