@@ -86,6 +86,30 @@ print(json.dumps({{"errors": {{k: str(v) for k, v in bag.import_errors.items()}}
         assert seconds < 1.0, (file, seconds)
 
 
+def test_a_broken_kam_yml_is_an_import_error_and_a_missing_one_is_not(airflow_env, tmp_path):
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    (broken / "kam.yml").write_text("schedule: {timezone: Mars/Olympus_Mons}\n", encoding="utf-8")
+    fresh = tmp_path / "fresh"  # a deployment before `kam init`: no kam.yml, the defaults
+    script = f"""
+import json, os
+from airflow.models.dagbag import DagBag
+seen = {{}}
+for home in {[str(broken), str(fresh)]!r}:
+    os.environ["KAM_HOME"] = home
+    bag = DagBag(dag_folder={str(DAGS)!r})
+    seen[home] = {{"errors": {{os.path.basename(k): str(v) for k, v in bag.import_errors.items()}},
+                  "dags": sorted(bag.dags)}}
+print(json.dumps(seen))
+"""
+    seen = _last_json(["-c", script], airflow_env, broken, timeout=300)
+    errors = seen[str(broken)]["errors"]
+    assert sorted(errors) == ["kam_annual_rerating.py", "kam_daily.py"]
+    for message in errors.values():
+        assert "kam.yml: schedule.timezone: unknown time zone 'Mars/Olympus_Mons'" in message
+    assert seen[str(fresh)] == {"errors": {}, "dags": ["kam_annual_rerating", "kam_daily"]}
+
+
 def test_annual_timetable_runs_on_15_january_of_consecutive_years(airflow_env, dag_home):
     script = f"""
 import json, pendulum

@@ -13,6 +13,7 @@ from datetime import date
 from typing import Any
 
 from kam.config import DEFAULT_TIMEZONE, Config, load_config
+from kam.errors import ConfigError
 from kam.home import Home
 from kam.paths import DBT_PROJECT_DIR
 from kam.schema import SOURCES
@@ -46,12 +47,24 @@ def _echo(line: str) -> None:
     log.info(line)
 
 
+def parse_time_config() -> Config | None:
+    """kam.yml as the DAG files read it when they are parsed; None for a home without kam.yml
+    (a fresh deployment, before `kam init`: the defaults apply). A kam.yml that does not load
+    raises, so that the DAG files fail to import with its error instead of running on settings
+    nobody wrote."""
+    kam_home = home()
+    if not kam_home.config_path.exists():
+        return None
+    try:
+        return load_config(kam_home)
+    except ConfigError as error:  # say which home: the import error is read in Airflow's UI
+        raise ConfigError(f"KAM_HOME={kam_home.root}: {error}") from None
+
+
 def schedule_settings() -> dict[str, str]:
     """kam.yml `schedule:` (daily, annual cron and timezone), read when the DAG file is parsed."""
-    try:
-        schedule = load_config(home()).schedule
-    except Exception:  # no home yet at parse time: the defaults apply
-        schedule = {}
+    config = parse_time_config()
+    schedule = config.schedule if config else {}
     return {
         "daily": str(schedule.get("daily", DEFAULT_DAILY_SCHEDULE)),
         "annual": str(schedule.get("annual", DEFAULT_ANNUAL_SCHEDULE)),
@@ -61,11 +74,8 @@ def schedule_settings() -> dict[str, str]:
 
 def configured_sources() -> list[str]:
     """The sources of kam.yml, in load order (all five when there is no kam.yml yet)."""
-    try:
-        config = load_config(home())
-    except Exception:
-        return list(SOURCES)
-    return [name for name in SOURCES if name in config.sources]
+    config = parse_time_config()
+    return [name for name in SOURCES if config is None or name in config.sources]
 
 
 def dbt_settings() -> dict[str, Any]:
@@ -74,11 +84,7 @@ def dbt_settings() -> dict[str, Any]:
     a template field)."""
     from kam.build import dbt_invocation
 
-    kam_home = home()
-    try:
-        config = load_config(kam_home)
-    except Exception:  # no home yet at parse time: the rule defaults apply
-        config = Config(home=kam_home, sources={})
+    config = parse_time_config() or Config(home=home(), sources={})
     variables, environment = dbt_invocation(
         config, as_of=_from_prepare("as_of"), run_id=_from_prepare("run_id")
     )
