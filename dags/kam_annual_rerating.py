@@ -2,7 +2,8 @@
 
 freeze_and_rate (build on the data as it stands, freeze the ratings as pending) → gate →
 approval by a person in the Airflow UI (human-in-the-loop) unless require_approval is false →
-publish (record the approval, gate, publish). Same code as `kam rerate` (kam.orchestration).
+publish (record the approval, gate, publish), or record_rejection when the approver rejects the
+list or nobody answers in time. Same code as `kam rerate` (kam.orchestration).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from kam import orchestration
 
 POOL = "duckdb"
 SCHEDULE = orchestration.schedule_settings()
+APPROVAL = orchestration.approval_settings()
 
 
 @dag(
@@ -49,30 +51,41 @@ def kam_annual_rerating():
 
     @task(pool=POOL)
     def gate(**context):
-        orchestration.gate_rating(context["params"], context)
+        return orchestration.gate_rating(context["params"], context)
 
     @task.branch
     def needs_approval(**context):
         return "approval" if context["params"]["require_approval"] else "publish"
 
+    # The approver reads the gate's summary; a reason typed in the form goes with a rejection.
+    # Nobody answering within the timeout counts as a rejection (the default option).
     approval = ApprovalOperator(
         task_id="approval",
-        subject="Approve the key-account list (大客户清单) of the rated year",
-        body="The candidate list passed the quality gate. See the run report in the KAM home.",
+        subject="Approve the key-account list (大客户清单) of "
+        "{{ ti.xcom_pull(task_ids='gate')['rating_year'] }}",
+        body="{{ ti.xcom_pull(task_ids='gate')['summary'] }}",
+        params={"reason": Param("", type="string", description="Why (kept with a rejection)")},
+        assigned_users=APPROVAL["assigned_users"],
+        response_timeout=APPROVAL["response_timeout"],
+        defaults="Reject",
     )
 
     @task(pool=POOL, trigger_rule="none_failed_min_one_success")
     def publish(**context):
-        response = context["ti"].xcom_pull(task_ids="approval") or {}
-        user = response.get("responded_by_user") or {}
-        approved_by = user.get("name") or user.get("id") or "airflow (no approval required)"
-        return orchestration.approve_and_publish(approved_by, context)
+        response = context["ti"].xcom_pull(task_ids="approval")
+        return orchestration.approve_and_publish(response, context)
+
+    # Runs only when publish was skipped: the approval task skips it on "Reject".
+    @task(pool=POOL, trigger_rule="all_skipped")
+    def record_rejection(**context):
+        response = context["ti"].xcom_pull(task_ids="approval")
+        return orchestration.record_rejection(response, context)
 
     branch = needs_approval()
     freeze_and_rate() >> gate() >> branch
     published = publish()
     branch >> [approval, published]
-    approval >> published
+    approval >> published >> record_rejection()
 
 
 kam_annual_rerating()

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import logging
 import re
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
-from kam.config import DEFAULT_TIMEZONE, Config, load_config
+from kam.config import DEFAULT_APPROVAL_TIMEOUT_DAYS, DEFAULT_TIMEZONE, Config, load_config
 from kam.errors import ConfigError
 from kam.home import Home
 from kam.paths import DBT_PROJECT_DIR
@@ -69,6 +69,20 @@ def schedule_settings() -> dict[str, str]:
         "daily": str(schedule.get("daily", DEFAULT_DAILY_SCHEDULE)),
         "annual": str(schedule.get("annual", DEFAULT_ANNUAL_SCHEDULE)),
         "timezone": str(schedule.get("timezone", DEFAULT_TIMEZONE)),
+    }
+
+
+def approval_settings() -> dict[str, Any]:
+    """Who may approve the annual list and how long the run waits (kam.yml `schedule:`), as
+    the approval task's `assigned_users` (None: anyone allowed on the DAG) and
+    `response_timeout`."""
+    config = parse_time_config()
+    schedule = config.schedule if config else {}
+    approvers = schedule.get("approvers")
+    days = float(schedule.get("approval_timeout_days", DEFAULT_APPROVAL_TIMEOUT_DAYS))
+    return {
+        "assigned_users": [{"id": name, "name": name} for name in approvers] if approvers else None,
+        "response_timeout": timedelta(days=days),
     }
 
 
@@ -207,8 +221,15 @@ def rating_year(params: dict[str, Any], context: dict[str, Any]) -> int:
     return int(chosen) if chosen else last_closed_year(run_as_of(context))
 
 
+# How refusals and reports inside Airflow name the choices a DAG run makes.
+FORCE_PARAM = "the DAG param force"
+NO_APPROVAL = "airflow (no approval required)"
+NO_ANSWER = "airflow (no answer in time)"
+
+
 def freeze_and_rate(params: dict[str, Any], context: dict[str, Any]) -> str:
-    """Build on the data as it stands and freeze the year's ratings as pending."""
+    """Build on the data as it stands and freeze the year's ratings as pending; a rating of
+    the year already pending is taken up as it is (the approval of this run decides on it)."""
     from kam.pipeline import recorded_run
     from kam.rerate import check_allowed, rate_step
 
@@ -216,7 +237,15 @@ def freeze_and_rate(params: dict[str, Any], context: dict[str, Any]) -> str:
     year = rating_year(params, context)
     force = bool(params.get("force"))
     as_of = run_as_of(context)
-    state = check_allowed(config, year=year, force=force, approved_by=None, as_of=as_of)
+    state = check_allowed(
+        config,
+        year=year,
+        force=force,
+        approved_by=None,
+        as_of=as_of,
+        approval_follows=True,
+        force_option=FORCE_PARAM,
+    )
     command = f"rerate --year {year}"
     with recorded_run(config, command, _echo, as_of=as_of, run_id=kam_run_id(context)) as run:
         candidate = rate_step(config, run, year=year, state=state, force=force, echo=_echo)
@@ -224,10 +253,11 @@ def freeze_and_rate(params: dict[str, Any], context: dict[str, Any]) -> str:
     return candidate
 
 
-def gate_rating(params: dict[str, Any], context: dict[str, Any]) -> None:
-    """The candidate rating gated as if approved (the approver is recorded at publication)."""
+def gate_rating(params: dict[str, Any], context: dict[str, Any]) -> dict[str, Any]:
+    """The candidate rating gated as if approved (the approver is recorded at publication).
+    Returns the year and the summary the approver reads (kam.rerate.approval_summary)."""
     from kam.pipeline import recorded_run
-    from kam.rerate import gate_candidate_step
+    from kam.rerate import approval_summary, gate_candidate_step
 
     config = _config()
     with recorded_run(
@@ -241,10 +271,19 @@ def gate_rating(params: dict[str, Any], context: dict[str, Any]) -> None:
             accept_churn=bool(params.get("accept_churn")),
             echo=_echo,
         )
+        run.status = "pending"
+        return {"rating_year": run.facts["rating_year"], "summary": approval_summary(config, run)}
 
 
-def approve_and_publish(approved_by: str, context: dict[str, Any]) -> str:
-    """Record the approval, rebuild what shows it, gate again and publish."""
+def responder(response: dict[str, Any] | None) -> str | None:
+    """Who answered the approval task (its XCom), by name; None when nobody did."""
+    user = (response or {}).get("responded_by_user") or {}
+    return user.get("name") or user.get("id") or None
+
+
+def approve_and_publish(response: dict[str, Any] | None, context: dict[str, Any]) -> str:
+    """Record the approval (by whoever approved, or NO_APPROVAL when the run required none),
+    rebuild what shows it, gate again and publish."""
     from kam.pipeline import recorded_run
     from kam.rerate import approve_and_publish_step, gate_candidate_step
 
@@ -257,9 +296,29 @@ def approve_and_publish(approved_by: str, context: dict[str, Any]) -> str:
             config,
             run,
             candidate=run.facts["rating_run"],
-            approved_by=approved_by,
+            approved_by=responder(response) or NO_APPROVAL,
             accept_churn=bool(context["params"].get("accept_churn")),
             echo=_echo,
         )
         approve_and_publish_step(config, run, _echo)
+    return run.run_id
+
+
+def record_rejection(response: dict[str, Any] | None, context: dict[str, Any]) -> str:
+    """The approver rejected the candidate, or nobody answered before the approval timed out:
+    the rating is recorded as rejected (who, when, why) and nothing is published."""
+    from kam.pipeline import recorded_run
+    from kam.rerate import reject_step
+
+    config = _config()
+    rejected_by = responder(response)
+    reason = str(((response or {}).get("params_input") or {}).get("reason") or "").strip()
+    if rejected_by is None:
+        rejected_by, reason = NO_ANSWER, reason or "nobody answered before the approval timed out"
+    with recorded_run(
+        config, "reject", _echo, as_of=run_as_of(context), run_id=kam_run_id(context)
+    ) as run:
+        reject_step(
+            config, run, rejected_by=rejected_by, reason=reason or "(no reason given)", echo=_echo
+        )
     return run.run_id
