@@ -8,10 +8,8 @@ list or nobody answers in time. Same code as `kam rerate` (kam.orchestration).
 
 from __future__ import annotations
 
-import pendulum
 from airflow.providers.standard.operators.hitl import ApprovalOperator
-from airflow.sdk import Param, dag, task
-from airflow.timetables.trigger import CronTriggerTimetable
+from airflow.sdk import CronTriggerTimetable, Param, dag, task
 
 from kam import orchestration
 
@@ -22,8 +20,8 @@ APPROVAL = orchestration.approval_settings()
 
 @dag(
     dag_id="kam_annual_rerating",
+    # No start_date: unpausing waits for the next 15 January; a run now is a manual trigger.
     schedule=CronTriggerTimetable(SCHEDULE["annual"], timezone=SCHEDULE["timezone"]),
-    start_date=pendulum.datetime(2024, 1, 1, tz=SCHEDULE["timezone"]),
     catchup=False,
     max_active_runs=1,
     default_args={"owner": "kam", "on_failure_callback": orchestration.record_failure},

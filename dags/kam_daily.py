@@ -8,8 +8,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-import pendulum
-from airflow.sdk import Param, dag, task
+from airflow.sdk import CronTriggerTimetable, Param, dag, task
 from cosmos import DbtTaskGroup, ExecutionConfig, ProfileConfig, ProjectConfig, RenderConfig
 from cosmos.constants import ExecutionMode, InvocationMode, LoadMode, TestBehavior
 
@@ -22,8 +21,8 @@ DBT = orchestration.dbt_settings()
 
 @dag(
     dag_id="kam_daily",
-    schedule=SCHEDULE["daily"],
-    start_date=pendulum.datetime(2024, 1, 1, tz=SCHEDULE["timezone"]),
+    # No start_date: unpausing waits for the next tick; a run now is a manual trigger.
+    schedule=CronTriggerTimetable(SCHEDULE["daily"], timezone=SCHEDULE["timezone"]),
     catchup=False,
     max_active_runs=1,
     default_args={"owner": "kam", "on_failure_callback": orchestration.record_failure},

@@ -8,8 +8,9 @@ import os
 import subprocess
 import sys
 import time
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import duckdb
 import pytest
@@ -114,8 +115,10 @@ def test_annual_timetable_runs_on_15_january_of_consecutive_years(airflow_env, d
     script = f"""
 import json, pendulum
 from airflow.models.dagbag import DagBag
+from airflow.serialization.serialized_objects import DagSerialization
 from airflow.timetables.base import TimeRestriction
 dag = DagBag(dag_folder={str(DAGS)!r}).dags["kam_annual_rerating"]
+dag = DagSerialization.from_dict(DagSerialization.to_dict(dag))  # as the scheduler has it
 start = pendulum.datetime(2026, 11, 29, tz="UTC")
 restriction = TimeRestriction(earliest=start, latest=None, catchup=True)
 last, runs = None, []
@@ -135,6 +138,33 @@ print(json.dumps(runs))
         (2028, 1, 15, 6),
         (2029, 1, 15, 6),
     ]
+
+
+def test_unpausing_a_dag_that_never_ran_waits_for_its_next_tick(airflow_env, dag_home):
+    """What the scheduler computes for a DAG without runs (its serialized form): the next tick
+    from now in kam.yml's time zone, not the last one (which would start a re-rating on the
+    day the annual DAG is unpaused)."""
+    script = f"""
+import json
+from airflow.models.dagbag import DagBag
+from airflow.serialization.serialized_objects import DagSerialization
+bag = DagBag(dag_folder={str(DAGS)!r})
+first = {{}}
+for dag_id in ("kam_daily", "kam_annual_rerating"):
+    scheduled = DagSerialization.from_dict(DagSerialization.to_dict(bag.dags[dag_id]))
+    first[dag_id] = scheduled.next_dagrun_info(last_automated_run_info=None).run_after.isoformat()
+print(json.dumps(first))
+"""
+    now = datetime.now(ZoneInfo("Asia/Shanghai"))
+    first = {
+        dag_id: datetime.fromisoformat(moment).astimezone(ZoneInfo("Asia/Shanghai"))
+        for dag_id, moment in _last_json(["-c", script], airflow_env, dag_home, 300).items()
+    }
+    daily = now.replace(hour=5, minute=0, second=0, microsecond=0)
+    daily += timedelta(days=1) if daily <= now else timedelta()
+    annual = now.replace(month=1, day=15, hour=6, minute=0, second=0, microsecond=0)
+    annual = annual if annual > now else annual.replace(year=now.year + 1)
+    assert first == {"kam_daily": daily, "kam_annual_rerating": annual}
 
 
 def test_daily_dag_publishes_and_a_gate_failure_stops_it(airflow_env, dag_home, tmp_path):
