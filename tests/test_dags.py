@@ -71,17 +71,22 @@ def _dag_test(env: dict, home: Path, dag_id: str, logical_date: str, conf: dict 
 
 
 def test_dagbag_imports_both_dags_quickly(airflow_env, dag_home):
+    """... and without a warning: every warning shown, DeprecationWarnings included (Cosmos'
+    LoadMode.CUSTOM and operator arg install_deps each warn that Cosmos 2 removes them)."""
     script = f"""
-import json, time
-from airflow.models.dagbag import DagBag
+import json, time, warnings
+warnings.simplefilter("always")
+from airflow.dag_processing.dagbag import DagBag
 DagBag(dag_folder={str(DAGS)!r})  # the first load pays for importing Airflow and Cosmos
 bag = DagBag(dag_folder={str(DAGS)!r})
 print(json.dumps({{"errors": {{k: str(v) for k, v in bag.import_errors.items()}},
+                  "warnings": bag.captured_warnings,
                   "dags": sorted(bag.dags),
                   "seconds": {{s.file: s.duration.total_seconds() for s in bag.dagbag_stats}}}}))
 """
     result = _last_json(["-c", script], airflow_env, dag_home, timeout=300)
     assert result["errors"] == {}
+    assert result["warnings"] == {}
     assert result["dags"] == ["kam_annual_rerating", "kam_daily"]
     for file, seconds in result["seconds"].items():
         assert seconds < 1.0, (file, seconds)

@@ -95,8 +95,8 @@ def configured_sources() -> list[str]:
 def dbt_settings() -> dict[str, Any]:
     """Paths, environment and vars for Cosmos: those of `kam build` (kam.build.dbt_invocation),
     with the run's values as templates Airflow renders for each task (the operators' env is
-    a template field)."""
-    from kam.build import dbt_invocation
+    a template field), and the project's manifest Cosmos renders the tasks from."""
+    from kam.build import dbt_invocation, dbt_manifest
 
     config = parse_time_config() or Config(home=home(), sources={})
     variables, environment = dbt_invocation(
@@ -105,6 +105,7 @@ def dbt_settings() -> dict[str, Any]:
     return {
         "project_dir": DBT_PROJECT_DIR,
         "profiles_yml": DBT_PROJECT_DIR / "profiles.yml",
+        "manifest": dbt_manifest(config),
         "env": environment,
         "vars": variables,
     }
