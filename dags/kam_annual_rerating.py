@@ -15,6 +15,8 @@ from kam import orchestration
 
 POOL = "duckdb"
 SCHEDULE = orchestration.schedule_settings()
+# Each publication is an event of this Asset (dags/examples/ has a DAG scheduled on it).
+PUBLISHED_MARTS = orchestration.published_marts_asset()
 APPROVAL = orchestration.approval_settings()
 
 
@@ -68,10 +70,12 @@ def kam_annual_rerating():
         defaults="Reject",
     )
 
-    @task(pool=POOL, trigger_rule="none_failed_min_one_success")
+    @task(pool=POOL, trigger_rule="none_failed_min_one_success", outlets=[PUBLISHED_MARTS])
     def publish(**context):
         response = context["ti"].xcom_pull(task_ids="approval")
-        return orchestration.approve_and_publish(response, context)
+        published = orchestration.approve_and_publish(response, context)
+        context["outlet_events"][PUBLISHED_MARTS].extra = published
+        return published
 
     # Runs only when publish was skipped: the approval task skips it on "Reject".
     @task(pool=POOL, trigger_rule="all_skipped")

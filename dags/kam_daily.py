@@ -16,6 +16,8 @@ from kam import orchestration
 
 POOL = "duckdb"
 SCHEDULE = orchestration.schedule_settings()
+# Each publication is an event of this Asset (dags/examples/ has a DAG scheduled on it).
+PUBLISHED_MARTS = orchestration.published_marts_asset()
 DBT = orchestration.dbt_settings()
 
 
@@ -83,9 +85,11 @@ def kam_daily():
     def gate(**context):
         orchestration.gate(context)
 
-    @task(pool=POOL)
+    @task(pool=POOL, outlets=[PUBLISHED_MARTS])
     def publish(**context):
-        return orchestration.publish(context)
+        published = orchestration.publish(context)
+        context["outlet_events"][PUBLISHED_MARTS].extra = published
+        return published
 
     prepared = prepare_warehouse()
     ingested >> prepared >> dbt >> gate() >> publish()

@@ -87,7 +87,7 @@ print(json.dumps({{"errors": {{k: str(v) for k, v in bag.import_errors.items()}}
     result = _last_json(["-c", script], airflow_env, dag_home, timeout=300)
     assert result["errors"] == {}
     assert result["warnings"] == {}
-    assert result["dags"] == ["kam_annual_rerating", "kam_daily"]
+    assert result["dags"] == ["kam_after_publication", "kam_annual_rerating", "kam_daily"]
     for file, seconds in result["seconds"].items():
         assert seconds < 1.0, (file, seconds)
 
@@ -113,7 +113,10 @@ print(json.dumps(seen))
     assert sorted(errors) == ["kam_annual_rerating.py", "kam_daily.py"]
     for message in errors.values():
         assert "kam.yml: schedule.timezone: unknown time zone 'Mars/Olympus_Mons'" in message
-    assert seen[str(fresh)] == {"errors": {}, "dags": ["kam_annual_rerating", "kam_daily"]}
+    assert seen[str(fresh)] == {
+        "errors": {},
+        "dags": ["kam_after_publication", "kam_annual_rerating", "kam_daily"],
+    }
 
 
 def test_annual_timetable_runs_on_15_january_of_consecutive_years(airflow_env, dag_home):

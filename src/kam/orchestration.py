@@ -7,6 +7,7 @@ $KAM_HOME in the Airflow workers' environment.
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 from datetime import date, timedelta
@@ -166,8 +167,46 @@ def gate(context: dict[str, Any], accept_churn: bool = False) -> None:
         gate_step(config, run, accept_churn, _echo, dbt_tested_upstream=True)
 
 
-def publish(context: dict[str, Any]) -> str:
-    """Publish the version this DAG run gated; refuse when its gate did not pass."""
+# The Airflow Asset of the published marts: updated by both DAGs' publish tasks.
+PUBLISHED_MARTS = "kam_published_marts"
+
+
+def published_marts_asset() -> Any:
+    """The Asset of <home>/published (name kam_published_marts): each publication is an event
+    of it, and a DAG scheduled on it runs after every publication (dags/examples/)."""
+    from airflow.sdk import Asset
+
+    return Asset(name=PUBLISHED_MARTS, uri=home().published_dir.as_uri())
+
+
+def publication(config: Config) -> dict[str, Any]:
+    """What a publication published, from its manifest: the extra of its asset event."""
+    manifest = json.loads(config.home.manifest_path.read_text(encoding="utf-8"))
+    facts = {key: manifest[key] for key in ("run_id", "as_of", "rating_year", "published_at")}
+    return {**facts, "manifest": str(config.home.manifest_path)}
+
+
+def describe_publication(triggering_asset_events: Any) -> dict[str, Any]:
+    """For a DAG scheduled on the published marts: the publication that triggered the run (its
+    asset event) and the version published now (the manifest; a later one may have replaced
+    it by the time the run starts). A BI refresh or a notification starts from here."""
+    events = [event for events in triggering_asset_events.values() for event in events]
+    triggered_by = dict(events[-1].extra) if events else {}
+    manifest = json.loads(home().manifest_path.read_text(encoding="utf-8"))
+    log.info(
+        "kam published run %s (as of %s, rating year %s); now published: run %s, %s",
+        triggered_by.get("run_id"),
+        triggered_by.get("as_of"),
+        triggered_by.get("rating_year"),
+        manifest["run_id"],
+        ", ".join(f"{name} {rows:,}" for name, rows in manifest["row_counts"].items()),
+    )
+    return {"triggered_by": triggered_by, "published_run_id": manifest["run_id"]}
+
+
+def publish(context: dict[str, Any]) -> dict[str, Any]:
+    """Publish the version this DAG run gated; refuse when its gate did not pass. Returns
+    what was published (`publication`)."""
     from kam.errors import GateFailed
     from kam.pipeline import publish_step, recorded_run
 
@@ -178,7 +217,7 @@ def publish(context: dict[str, Any]) -> str:
         if "gate" not in run.phases or run.failed_checks:
             raise GateFailed("nothing published: this DAG run has no passing gate")
         publish_step(config, run, None, _echo)
-    return run.run_id
+    return publication(config)
 
 
 def record_failure(context: dict[str, Any]) -> None:
@@ -282,9 +321,9 @@ def responder(response: dict[str, Any] | None) -> str | None:
     return user.get("name") or user.get("id") or None
 
 
-def approve_and_publish(response: dict[str, Any] | None, context: dict[str, Any]) -> str:
+def approve_and_publish(response: dict[str, Any] | None, context: dict[str, Any]) -> dict[str, Any]:
     """Record the approval (by whoever approved, or NO_APPROVAL when the run required none),
-    rebuild what shows it, gate again and publish."""
+    rebuild what shows it, gate again and publish. Returns what was published."""
     from kam.pipeline import recorded_run
     from kam.rerate import approve_and_publish_step, gate_candidate_step
 
@@ -302,7 +341,7 @@ def approve_and_publish(response: dict[str, Any] | None, context: dict[str, Any]
             echo=_echo,
         )
         approve_and_publish_step(config, run, _echo)
-    return run.run_id
+    return publication(config)
 
 
 def record_rejection(response: dict[str, Any] | None, context: dict[str, Any]) -> str:
