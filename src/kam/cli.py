@@ -121,7 +121,7 @@ def print_published(run: Run) -> None:
     click.echo(f"  DuckDB   {published['duckdb']}")
     click.echo(f"  Parquet  {published['parquet']}/")
     click.echo(f"  manifest {published['manifest']}")
-    click.echo(f"  report   {run.directory / 'report.md'}")
+    click.echo(f"  report   {published.get('report') or run.home.html_report(run.run_id)}")
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -429,12 +429,17 @@ def rerate(
 @_output_options
 @_home_option
 @click.option("--json", "as_json", is_flag=True, help="The report as JSON.")
+@click.option("--html", "as_html", is_flag=True, help="The path of the report's HTML page.")
 @_handles_errors
-def report(home_path: str | None, as_json: bool) -> None:
+def report(home_path: str | None, as_json: bool, as_html: bool) -> None:
     """Print the report of the latest run (checks, failing rows, timings)."""
-    from kam.runs import latest_report
+    from kam.runs import latest_html_report, latest_report
 
-    click.echo(latest_report(Home.resolve(home_path), as_json=as_json))
+    home = Home.resolve(home_path)
+    if as_html:
+        click.echo(latest_html_report(home))
+    else:
+        click.echo(latest_report(home, as_json=as_json))
 
 
 @cli.command()
@@ -480,10 +485,12 @@ def docs(home_path: str | None) -> None:
 def demo(home_path: str | None, scale: float) -> None:
     """Generate sample exports in a new temporary home (or --home) and run the pipeline."""
     from kam.demo import run_demo
+    from kam.runs import latest_html_report
 
     rating = run_demo(Path(home_path) if home_path else None, scale=scale, echo=_console)
     print_published(rating)
     click.echo(f"the report of every run: kam report --home {rating.home.root}")
+    click.echo(f"open the run report in a browser: {latest_html_report(rating.home)}")
 
 
 def _run_cli() -> int:

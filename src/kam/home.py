@@ -22,6 +22,8 @@ class Home:
     SERVING_FILE = "kam.duckdb"
     PARQUET_DIR = "parquet"
     MANIFEST = "manifest.json"
+    # The HTML run report: in each run's directory, and of the published version.
+    HTML_REPORT = "report.html"
 
     @classmethod
     def resolve(cls, path: str | os.PathLike | None = None) -> Home:
@@ -70,6 +72,15 @@ class Home:
     def run_dir(self, run_id: str) -> Path:
         return self.runs_dir / run_id
 
+    def html_report(self, run_id: str) -> Path:
+        """A run's self-contained HTML report (kam.report)."""
+        return self.run_dir(run_id) / self.HTML_REPORT
+
+    @property
+    def published_report(self) -> Path:
+        """The HTML report of the published version (listed in its manifest)."""
+        return self.published_dir / self.HTML_REPORT
+
     @property
     def dbt_target_dir(self) -> Path:
         """dbt's target path: the compiled project, its manifest and the last run's results."""
@@ -89,6 +100,11 @@ class Home:
     def work_dir(self) -> Path:
         """Scratch space (transcoded files, staging); safe to delete between runs."""
         return self.root / "tmp"
+
+    @property
+    def report_runtime_dir(self) -> Path:
+        """The charting runtime the HTML reports inline, bundled once per version (kam.report)."""
+        return self.work_dir / "report-runtime"
 
     @property
     def generated_dir(self) -> Path:

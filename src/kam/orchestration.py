@@ -295,7 +295,8 @@ def freeze_and_rate(params: dict[str, Any], context: dict[str, Any]) -> str:
 
 def gate_rating(params: dict[str, Any], context: dict[str, Any]) -> dict[str, Any]:
     """The candidate rating gated as if approved (the approver is recorded at publication).
-    Returns the year and the summary the approver reads (kam.rerate.approval_summary)."""
+    Returns the year, the summary the approver reads (kam.rerate.approval_summary) and the run
+    report's page it names."""
     from kam.pipeline import recorded_run
     from kam.rerate import approval_summary, gate_candidate_step
 
@@ -312,7 +313,11 @@ def gate_rating(params: dict[str, Any], context: dict[str, Any]) -> dict[str, An
             echo=_echo,
         )
         run.status = "pending"
-        return {"rating_year": run.facts["rating_year"], "summary": approval_summary(config, run)}
+        return {
+            "rating_year": run.facts["rating_year"],
+            "summary": approval_summary(config, run),
+            "report": str(config.home.html_report(run.run_id)),
+        }
 
 
 def responder(response: dict[str, Any] | None) -> str | None:

@@ -17,6 +17,7 @@ from kam.console import summary
 from kam.errors import ConfigError, GateFailed, InputError, KamError
 from kam.home import Home
 from kam.ingest import BatchResult, ingest
+from kam.report import write_run_report
 from kam.rules import effective_rules, rules_hash
 from kam.runs import Run, new_run, open_run, write_report
 
@@ -79,8 +80,9 @@ def recorded_run(
             run.message = f"{type(error).__name__}: {error}"
             raise
         finally:
+            page = write_run_report(config, run, echo)
             report = write_report(run)
-            summary(echo, f"report: {report}")
+            summary(echo, f"report: {page or report}")
 
 
 def ingest_step(config: Config, run: Run, sources: list[str] | None, echo: Echo) -> None:
@@ -204,6 +206,7 @@ def publish_step(
     from kam.publish import publish
 
     started = time.monotonic()
+    report_before = run.phases.get("report", 0.0)  # the version's report is a phase of its own
     manifest = publish(
         config,
         run,
@@ -212,7 +215,8 @@ def publish_step(
         staged=staged,
         echo=echo,
     )
-    run.phases["publish"] = time.monotonic() - started
+    report_seconds = run.phases.get("report", 0.0) - report_before
+    run.phases["publish"] = time.monotonic() - started - report_seconds
     home = config.home
     run.facts["published"] = {
         "duckdb": str(home.serving_file),
@@ -220,6 +224,8 @@ def publish_step(
         "manifest": str(home.manifest_path),
         "rating_year": manifest["rating_year"],
     }
+    if Home.HTML_REPORT in manifest["files"]:
+        run.facts["published"]["report"] = str(home.published_report)
     run.status = "published"
 
 

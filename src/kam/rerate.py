@@ -304,8 +304,9 @@ def approval_summary(config: Config, run: Run) -> str:
     lines += [
         f"Quality gate: {verdict} ({passed} of {len(run.checks)} checks passed).",
         "",
-        f"Run report: `{run.directory / 'report.md'}` (the run's directory "
-        f"`{run.directory}` holds its reports and Data Docs).",
+        f"Run report: `{config.home.html_report(run.run_id)}` (the page with its charts; "
+        f"`{run.directory / 'report.md'}` as text; the run's directory holds its reports "
+        "and Data Docs).",
         "",
         "Approve to record the approval and publish the list; reject, with a reason, to record "
         "the rejection: nothing is published.",

@@ -153,6 +153,19 @@ def latest_report(home: Home, *, as_json: bool = False) -> str:
     return (latest / ("report.json" if as_json else "report.md")).read_text(encoding="utf-8")
 
 
+def latest_html_report(home: Home) -> Path:
+    """The latest run's HTML report (kam.report)."""
+    from kam.errors import KamError
+
+    latest = home.runs_dir / "latest"
+    if not latest.exists():
+        raise KamError(f"no run has been recorded in {home.root} yet")
+    page = home.html_report(latest.resolve().name)
+    if not page.exists():
+        raise KamError(f"run {latest.resolve().name} has no HTML report")
+    return page
+
+
 # Runs whose Great Expectations Data Docs (runs/<id>/gx, ~5 MB each) are kept; every run keeps
 # its report. A daily schedule would otherwise add 1.5 GB of HTML a year.
 KEEP_DATA_DOCS = 30

@@ -14,6 +14,7 @@ import json
 import os
 import shutil
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import suppress
@@ -173,8 +174,32 @@ def _write_serving_file(config: Config, staging: Path, meta: dict[str, Any]) -> 
     return counts
 
 
+def _stage_report(config: Config, run: Run, staging: Path, echo: Echo) -> bool:
+    """The version's HTML report, from its staged serving file; False (one line said) when
+    it could not be written: the version is published without one."""
+    from kam.report import write_page
+
+    started = time.monotonic()
+    try:
+        write_page(
+            config,
+            run,
+            staging / Home.HTML_REPORT,
+            echo,
+            serving=staging / Home.SERVING_FILE,
+            status="published",
+        )
+    except Exception as error:
+        summary(echo, f"report: {Home.HTML_REPORT} not written: {type(error).__name__}: {error}")
+        return False
+    finally:
+        run.phases["report"] = run.phases.get("report", 0.0) + time.monotonic() - started
+    return True
+
+
 def _swap_in(home: Home, staging: Path, run_id: str) -> None:
-    """Parquet directory by symlink swap, then the DuckDB file by rename: each one atomic."""
+    """Parquet directory by symlink swap, then the DuckDB file and the report by rename: each
+    one atomic."""
     published = home.published_dir
     version_dir = published / "versions" / run_id
     version_dir.mkdir(parents=True)
@@ -186,6 +211,10 @@ def _swap_in(home: Home, staging: Path, run_id: str) -> None:
         shutil.rmtree(parquet)  # a plain directory from elsewhere cannot be swapped atomically
     os.replace(link, parquet)
     os.replace(staging / Home.SERVING_FILE, home.serving_file)
+    if (staging / Home.HTML_REPORT).exists():
+        os.replace(staging / Home.HTML_REPORT, home.published_report)
+    else:  # not the report of this version
+        home.published_report.unlink(missing_ok=True)
 
 
 class Staged:
@@ -257,6 +286,8 @@ def publish(
         raise
     staging, meta = staged.directory, staged.meta
     files = {Home.SERVING_FILE: staging / Home.SERVING_FILE}
+    if _stage_report(config, run, staging, echo):
+        files[Home.HTML_REPORT] = staging / Home.HTML_REPORT
     files.update(
         {
             f"{Home.PARQUET_DIR}/{p.name}": p
