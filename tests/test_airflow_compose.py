@@ -82,8 +82,10 @@ def test_the_kam_home_is_a_host_directory_a_bi_container_reads():
 def test_the_metadata_url_uses_psycopg_3_and_names_the_postgres_service():
     compose = _compose()
     for name in AIRFLOW_SERVICES:
-        url = compose["services"][name]["environment"]["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"]
+        environment = compose["services"][name]["environment"]
+        url = environment["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"]
         assert url.startswith("postgresql+psycopg://"), url
+        assert environment["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN_ASYNC"] == url  # not asyncpg
         host = re.match(r"postgresql\+psycopg://[^@]+@([^:/]+)", url).group(1)
         assert host in compose["services"]
     docs = (REPO / "docs" / "airflow.md").read_text(encoding="utf-8")
