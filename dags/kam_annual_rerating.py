@@ -8,7 +8,7 @@ list or nobody answers in time. Same code as `kam rerate` (kam.orchestration).
 
 from __future__ import annotations
 
-from airflow.providers.standard.operators.hitl import ApprovalOperator
+from airflow.providers.standard.operators.hitl import ApprovalOperator, HITLOperator
 from airflow.sdk import CronTriggerTimetable, Param, dag, task
 
 from kam import orchestration
@@ -18,6 +18,18 @@ SCHEDULE = orchestration.schedule_settings()
 # Each publication is an event of this Asset (dags/examples/ has a DAG scheduled on it).
 PUBLISHED_MARTS = orchestration.published_marts_asset()
 APPROVAL = orchestration.approval_settings()
+ANSWER = "answer"  # the XCom key of the approver's answer
+
+
+class ListApproval(ApprovalOperator):
+    """Airflow's ApprovalOperator, whose answer (option, who, when, the reason typed) is also an
+    XCom on "Reject": there ApprovalOperator skips the downstream tasks by raising, so its
+    return value is lost, and record_rejection would not know who rejected the list or why."""
+
+    def execute_complete(self, context, event):
+        answer = HITLOperator.execute_complete(self, context=context, event=event)
+        context["ti"].xcom_push(key=ANSWER, value=answer)
+        return super().execute_complete(context=context, event=event)
 
 
 @dag(
@@ -59,7 +71,7 @@ def kam_annual_rerating():
 
     # The approver reads the gate's summary; a reason typed in the form goes with a rejection.
     # Nobody answering within the timeout counts as a rejection (the default option).
-    approval = ApprovalOperator(
+    approval = ListApproval(
         task_id="approval",
         subject="Approve the key-account list (大客户清单) of "
         "{{ ti.xcom_pull(task_ids='gate')['rating_year'] }}",
@@ -72,7 +84,7 @@ def kam_annual_rerating():
 
     @task(pool=POOL, trigger_rule="none_failed_min_one_success", outlets=[PUBLISHED_MARTS])
     def publish(**context):
-        response = context["ti"].xcom_pull(task_ids="approval")
+        response = context["ti"].xcom_pull(task_ids="approval", key=ANSWER)
         published = orchestration.approve_and_publish(response, context)
         context["outlet_events"][PUBLISHED_MARTS].extra = published
         return published
@@ -80,7 +92,7 @@ def kam_annual_rerating():
     # Runs only when publish was skipped: the approval task skips it on "Reject".
     @task(pool=POOL, trigger_rule="all_skipped")
     def record_rejection(**context):
-        response = context["ti"].xcom_pull(task_ids="approval")
+        response = context["ti"].xcom_pull(task_ids="approval", key=ANSWER)
         return orchestration.record_rejection(response, context)
 
     branch = needs_approval()
