@@ -102,6 +102,9 @@ def test_postgres_dsns_in_the_docker_docs_name_a_service_that_exists():
     # The role and database the DSN names are the ones the init script creates.
     assert "postgresql://kam@postgres:5432/bi" in docker_docs
     assert "CREATE ROLE kam LOGIN" in script and "CREATE DATABASE bi OWNER kam" in script
+    # The example kam.yml of docs/configuration.md names the same service.
+    configuration = (REPO / "docs" / "configuration.md").read_text(encoding="utf-8")
+    assert "dsn: postgresql://kam@postgres:5432/bi" in configuration
     mounts = services["postgres"]["volumes"]
     assert "./postgres-init:/docker-entrypoint-initdb.d:ro" in mounts
 
