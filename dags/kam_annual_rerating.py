@@ -2,26 +2,40 @@
 
 freeze_and_rate (build on the data as it stands, freeze the ratings as pending) → gate →
 approval by a person in the Airflow UI (human-in-the-loop) unless require_approval is false →
-publish (record the approval, gate, publish). Same code as `kam rerate` (kam.orchestration).
+publish (record the approval, gate, publish), or record_rejection when the approver rejects the
+list or nobody answers in time. Same code as `kam rerate` (kam.orchestration).
 """
 
 from __future__ import annotations
 
-import pendulum
-from airflow.providers.standard.operators.hitl import ApprovalOperator
-from airflow.sdk import Param, dag, task
-from airflow.timetables.trigger import CronTriggerTimetable
+from airflow.providers.standard.operators.hitl import ApprovalOperator, HITLOperator
+from airflow.sdk import CronTriggerTimetable, Param, dag, task
 
 from kam import orchestration
 
 POOL = "duckdb"
 SCHEDULE = orchestration.schedule_settings()
+# Each publication is an event of this Asset (dags/examples/ has a DAG scheduled on it).
+PUBLISHED_MARTS = orchestration.published_marts_asset()
+APPROVAL = orchestration.approval_settings()
+ANSWER = "answer"  # the XCom key of the approver's answer
+
+
+class ListApproval(ApprovalOperator):
+    """Airflow's ApprovalOperator, whose answer (option, who, when, the reason typed) is also an
+    XCom on "Reject": there ApprovalOperator skips the downstream tasks by raising, so its
+    return value is lost, and record_rejection would not know who rejected the list or why."""
+
+    def execute_complete(self, context, event):
+        answer = HITLOperator.execute_complete(self, context=context, event=event)
+        context["ti"].xcom_push(key=ANSWER, value=answer)
+        return super().execute_complete(context=context, event=event)
 
 
 @dag(
     dag_id="kam_annual_rerating",
+    # No start_date: unpausing waits for the next 15 January; a run now is a manual trigger.
     schedule=CronTriggerTimetable(SCHEDULE["annual"], timezone=SCHEDULE["timezone"]),
-    start_date=pendulum.datetime(2024, 1, 1, tz=SCHEDULE["timezone"]),
     catchup=False,
     max_active_runs=1,
     default_args={"owner": "kam", "on_failure_callback": orchestration.record_failure},
@@ -55,25 +69,37 @@ def kam_annual_rerating():
     def needs_approval(**context):
         return "approval" if context["params"]["require_approval"] else "publish"
 
-    approval = ApprovalOperator(
+    # The approver reads the gate's summary; a reason typed in the form goes with a rejection.
+    # Nobody answering within the timeout counts as a rejection (the default option).
+    approval = ListApproval(
         task_id="approval",
-        subject="Approve the key-account list (大客户清单) of the rated year",
-        body="The candidate list passed the quality gate. Run report: "
-        "{{ ti.xcom_pull(task_ids='gate') }}",
+        subject="Approve the key-account list (大客户清单) of "
+        "{{ ti.xcom_pull(task_ids='gate')['rating_year'] }}",
+        body="{{ ti.xcom_pull(task_ids='gate')['summary'] }}",
+        params={"reason": Param("", type="string", description="Why (kept with a rejection)")},
+        assigned_users=APPROVAL["assigned_users"],
+        response_timeout=APPROVAL["response_timeout"],
+        defaults="Reject",
     )
 
-    @task(pool=POOL, trigger_rule="none_failed_min_one_success")
+    @task(pool=POOL, trigger_rule="none_failed_min_one_success", outlets=[PUBLISHED_MARTS])
     def publish(**context):
-        response = context["ti"].xcom_pull(task_ids="approval") or {}
-        user = response.get("responded_by_user") or {}
-        approved_by = user.get("name") or user.get("id") or "airflow (no approval required)"
-        return orchestration.approve_and_publish(approved_by, context)
+        response = context["ti"].xcom_pull(task_ids="approval", key=ANSWER)
+        published = orchestration.approve_and_publish(response, context)
+        context["outlet_events"][PUBLISHED_MARTS].extra = published
+        return published
+
+    # Runs only when publish was skipped: the approval task skips it on "Reject".
+    @task(pool=POOL, trigger_rule="all_skipped")
+    def record_rejection(**context):
+        response = context["ti"].xcom_pull(task_ids="approval", key=ANSWER)
+        return orchestration.record_rejection(response, context)
 
     branch = needs_approval()
     freeze_and_rate() >> gate() >> branch
     published = publish()
     branch >> [approval, published]
-    approval >> published
+    approval >> published >> record_rejection()
 
 
 kam_annual_rerating()

@@ -8,8 +8,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-import pendulum
-from airflow.sdk import Param, dag, task
+from airflow.sdk import CronTriggerTimetable, Param, dag, task
 from cosmos import DbtTaskGroup, ExecutionConfig, ProfileConfig, ProjectConfig, RenderConfig
 from cosmos.constants import ExecutionMode, InvocationMode, LoadMode, TestBehavior
 
@@ -17,13 +16,15 @@ from kam import orchestration
 
 POOL = "duckdb"
 SCHEDULE = orchestration.schedule_settings()
+# Each publication is an event of this Asset (dags/examples/ has a DAG scheduled on it).
+PUBLISHED_MARTS = orchestration.published_marts_asset()
 DBT = orchestration.dbt_settings()
 
 
 @dag(
     dag_id="kam_daily",
-    schedule=SCHEDULE["daily"],
-    start_date=pendulum.datetime(2024, 1, 1, tz=SCHEDULE["timezone"]),
+    # No start_date: unpausing waits for the next tick; a run now is a manual trigger.
+    schedule=CronTriggerTimetable(SCHEDULE["daily"], timezone=SCHEDULE["timezone"]),
     catchup=False,
     max_active_runs=1,
     default_args={"owner": "kam", "on_failure_callback": orchestration.record_failure},
@@ -53,7 +54,13 @@ def kam_daily():
 
     dbt = DbtTaskGroup(
         group_id="dbt",
-        project_config=ProjectConfig(DBT["project_dir"], dbt_vars=DBT["vars"], env_vars=DBT["env"]),
+        project_config=ProjectConfig(
+            DBT["project_dir"],
+            manifest_path=DBT["manifest"],
+            install_dbt_deps=False,
+            dbt_vars=DBT["vars"],
+            env_vars=DBT["env"],
+        ),
         profile_config=ProfileConfig(
             profile_name="kam", target_name="duckdb", profiles_yml_filepath=DBT["profiles_yml"]
         ),
@@ -61,12 +68,15 @@ def kam_daily():
             execution_mode=ExecutionMode.LOCAL, invocation_mode=InvocationMode.DBT_RUNNER
         ),
         render_config=RenderConfig(
-            load_method=LoadMode.CUSTOM, test_behavior=TestBehavior.BUILD, emit_datasets=False
+            load_method=LoadMode.DBT_MANIFEST,
+            # Exposures document who reads the marts (kam docs); there is nothing to run.
+            exclude=["resource_type:exposure"],
+            test_behavior=TestBehavior.BUILD,
+            emit_datasets=False,
         ),
         # A test with several parent models runs with the last of them ("buildable").
         operator_args={
             "pool": POOL,
-            "install_deps": False,
             "dbt_cmd_flags": ["--indirect-selection", "buildable"],
         },
     )
@@ -75,9 +85,11 @@ def kam_daily():
     def gate(**context):
         orchestration.gate(context)
 
-    @task(pool=POOL)
+    @task(pool=POOL, outlets=[PUBLISHED_MARTS])
     def publish(**context):
-        return orchestration.publish(context)
+        published = orchestration.publish(context)
+        context["outlet_events"][PUBLISHED_MARTS].extra = published
+        return published
 
     prepared = prepare_warehouse()
     ingested >> prepared >> dbt >> gate() >> publish()

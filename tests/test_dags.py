@@ -1,24 +1,33 @@
 """The Airflow DAGs: they import cleanly and fast, and dag.test() runs them on a generated home
-(temporary AIRFLOW_HOME with a migrated SQLite metadata database)."""
+(temporary AIRFLOW_HOME with a migrated SQLite metadata database).
+
+Cost: every task of a dag.test() run costs a second or more, and kam_daily has 43. So each
+scenario is one process (tests/dag_runner.py) that runs its DAG runs one after another and
+reports after each what the tests assert; the daily and the annual scenario run side by side
+(each its own copy of the metadata DB and home) while the import tests run."""
 
 from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import time
-from datetime import datetime
+from datetime import date, datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
-import duckdb
 import pytest
 
-from tests.conftest import REPO, run_kam
-from tests.helpers import copy_home, snapshot, write_overrides
+from tests.conftest import REPO, query, run_kam
+from tests.helpers import copy_home, snapshot
 
 DAGS = REPO / "dags"
 RUNNER = REPO / "tests" / "dag_runner.py"
+SHANGHAI = ZoneInfo("Asia/Shanghai")  # kam.yml's default schedule.timezone
+ANNUAL_CONF = {"rating_year": 2024, "require_approval": False, "accept_churn": True}
+WAITING = "Waiting for Human-in-the-loop input"
 
 
 @pytest.fixture(scope="module")
@@ -28,9 +37,11 @@ def airflow_env(tmp_path_factory) -> dict[str, str]:
     env = {
         **os.environ,
         "AIRFLOW_HOME": str(airflow_home),
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{airflow_home / 'airflow.db'}",
         "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
         "AIRFLOW__CORE__DAGS_FOLDER": str(DAGS),
         "AIRFLOW__COSMOS__ENABLE_TELEMETRY": "False",
+        "AIRFLOW__COSMOS__CACHE_DIR": str(airflow_home / "cosmos"),
         "DO_NOT_TRACK": "1",
     }
     airflow = [sys.executable, "-m", "airflow"]
@@ -51,61 +62,189 @@ def dag_home(tmp_path_factory) -> Path:
     return home
 
 
-def _last_json(arguments: list[str], env: dict, home: Path, timeout: int):
-    """Run a Python process with the Airflow environment and this home; its last line, as JSON."""
+class Scenario:
+    """DAG runs of tests/dag_runner.py in a background process with its own copy of the
+    metadata DB and of the home; its output goes to a file."""
+
+    def __init__(self, env: dict, root: Path, home: Path, steps: list[dict]):
+        root.mkdir(parents=True)
+        airflow_home = shutil.copytree(env["AIRFLOW_HOME"], root / "airflow")
+        self.home = copy_home(home, root / "home")
+        self.env = {
+            **env,
+            "AIRFLOW_HOME": str(airflow_home),
+            "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{airflow_home / 'airflow.db'}",
+            "AIRFLOW__COSMOS__CACHE_DIR": str(airflow_home / "cosmos"),
+            "KAM_HOME": str(self.home),
+        }
+        self.output = root / "output.log"
+        self.started = datetime.now(SHANGHAI).date()
+        with self.output.open("w") as output:
+            self.process = subprocess.Popen(
+                [sys.executable, str(RUNNER), str(DAGS), json.dumps(steps)],
+                env=self.env,
+                stdout=output,
+                stderr=subprocess.STDOUT,
+            )
+
+    def text(self) -> str:
+        return self.output.read_text(errors="replace")
+
+    def results(self) -> list[dict]:
+        """Each run's result, once the process has ended."""
+        assert self.process.wait(timeout=900) == 0, self.text()[-3000:]
+        return [json.loads(line[7:]) for line in self.text().splitlines() if line[:7] == "RESULT "]
+
+    def wait_for(self, text: str, seconds: float = 600) -> list[dict]:
+        """The results so far, once `text` is in the output; then the process is stopped."""
+        deadline = time.monotonic() + seconds
+        try:
+            while text not in self.text():
+                assert self.process.poll() is None, self.text()[-3000:]
+                assert time.monotonic() < deadline, f"no {text!r} after {seconds} s"
+                time.sleep(1)
+        finally:
+            self.process.kill()
+            self.process.wait()
+        return [json.loads(line[7:]) for line in self.text().splitlines() if line[:7] == "RESULT "]
+
+
+# What dbt was given: the last rating year closed by its as-of date (KAM_AS_OF_DATE) and the
+# run id (KAM_RUN_ID) it stamps on the computed ratings.
+DBT_AS_OF_AND_RUN = "SELECT max(rating_year), list(DISTINCT run_id) FROM marts.customer_ratings"
+
+
+@pytest.fixture(scope="module")
+def scenarios(airflow_env, dag_home, tmp_path_factory) -> dict[str, Scenario]:
+    """Both scenarios, started at once (they run while the import tests run)."""
+    root = tmp_path_factory.mktemp("scenarios")
+    daily = [
+        # Without a logical date (a manual trigger in Airflow 3): as of today, local.
+        {"dag_id": "kam_daily", "logical_date": None, "published_sql": DBT_AS_OF_AND_RUN},
+        # 05:00 on 1 January 2026 in Shanghai is 21:00 UTC on 31 December: as of 1 January,
+        # so 2025 is a closed year (as of 31 December it would not be).
+        {
+            "dag_id": "kam_daily",
+            "logical_date": "2025-12-31T21:00:00+00:00",
+            "published_sql": DBT_AS_OF_AND_RUN,
+        },
+        # A gate that fails (no churn allowed): the gate task fails, nothing is published.
+        {
+            "dag_id": "kam_daily",
+            "logical_date": "2026-01-01T21:00:00+00:00",
+            "tasks": ["gate", "publish"],
+            "append_kam_yml": "gate: {max_churn: 0.0}\n",
+        },
+    ]
+    annual = [
+        {
+            "dag_id": "kam_annual_rerating",
+            "logical_date": "2026-01-15T06:00:00+08:00",
+            "conf": ANNUAL_CONF,
+            "published_sql": "SELECT DISTINCT rating_year, rating_status "
+            "FROM marts.customer_ratings ORDER BY 1",
+        },
+        {
+            "dag_id": "kam_annual_rerating",
+            "logical_date": "2027-01-15T06:00:00+08:00",
+            "conf": {"rating_year": 2025, "require_approval": True, "accept_churn": True},
+        },
+    ]
+    annual_home = root / "annual-home"
+    copy_home(dag_home, annual_home)
+    run_kam("ingest", home=annual_home, check=True)
+    started = {
+        "daily": Scenario(airflow_env, root / "daily", dag_home, daily),
+        "annual": Scenario(airflow_env, root / "annual", annual_home, annual),
+    }
+    yield started
+    for scenario in started.values():
+        if scenario.process.poll() is None:
+            scenario.process.kill()
+            scenario.process.wait()
+
+
+@pytest.fixture(scope="module")
+def parsed(airflow_env, dag_home, scenarios, tmp_path_factory) -> dict:
+    """One process parses the DAG folder as the tests below need it: twice on the generated
+    home (the second load timed), once on a home whose kam.yml does not load, once on a home
+    without kam.yml; and the schedules the scheduler computes from the serialized DAGs."""
+    broken = tmp_path_factory.mktemp("broken")
+    (broken / "kam.yml").write_text("schedule: {timezone: Mars/Olympus_Mons}\n", encoding="utf-8")
+    fresh = broken.parent / "fresh"  # a deployment before `kam init`: no kam.yml, the defaults
+    script = f"""
+import json, os, warnings
+import pendulum
+warnings.simplefilter("always")  # DeprecationWarnings included
+from airflow.dag_processing.dagbag import DagBag
+from airflow.serialization.serialized_objects import DagSerialization
+from airflow.timetables.base import TimeRestriction
+
+folder = {str(DAGS)!r}
+DagBag(dag_folder=folder)  # the first load pays for importing Airflow and Cosmos
+bag = DagBag(dag_folder=folder)
+out = {{"errors": {{k: str(v) for k, v in bag.import_errors.items()}},
+        "warnings": bag.captured_warnings, "dags": sorted(bag.dags),
+        "seconds": {{s.file: s.duration.total_seconds() for s in bag.dagbag_stats}}}}
+
+def scheduled(dag_id):  # as the scheduler has it
+    return DagSerialization.from_dict(DagSerialization.to_dict(bag.dags[dag_id]))
+
+annual = scheduled("kam_annual_rerating")
+restriction = TimeRestriction(
+    earliest=pendulum.datetime(2026, 11, 29, tz="UTC"), latest=None, catchup=True)
+last, out["annual_ticks"] = None, []
+for _ in range(3):
+    info = annual.timetable.next_dagrun_info(
+        last_automated_data_interval=last, restriction=restriction)
+    out["annual_ticks"].append(info.run_after.isoformat())
+    last = info.data_interval
+out["first_ticks"] = {{
+    dag_id: scheduled(dag_id).next_dagrun_info(last_automated_run_info=None).run_after.isoformat()
+    for dag_id in ("kam_daily", "kam_annual_rerating")}}
+out["now"] = pendulum.now("UTC").isoformat()
+
+for name, home in (("broken", {str(broken)!r}), ("fresh", {str(fresh)!r})):
+    os.environ["KAM_HOME"] = home
+    other = DagBag(dag_folder=folder)
+    out[name] = {{"errors": {{os.path.basename(k): str(v) for k, v in other.import_errors.items()}},
+                 "dags": sorted(other.dags)}}
+print(json.dumps(out))
+"""
     done = subprocess.run(
-        [sys.executable, *arguments],
-        env={**env, "KAM_HOME": str(home)},
+        [sys.executable, "-c", script],
+        env={**airflow_env, "KAM_HOME": str(dag_home)},
         capture_output=True,
         text=True,
-        timeout=timeout,
+        timeout=300,
     )
     assert done.returncode == 0, done.stderr[-3000:]
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
-def _dag_test(env: dict, home: Path, dag_id: str, logical_date: str, conf: dict | None = None):
-    arguments = [str(RUNNER), dag_id, logical_date, json.dumps(conf or {}), str(DAGS)]
-    return _last_json(arguments, env, home, timeout=900)
-
-
-def test_dagbag_imports_both_dags_quickly(airflow_env, dag_home):
-    script = f"""
-import json, time
-from airflow.models.dagbag import DagBag
-DagBag(dag_folder={str(DAGS)!r})  # the first load pays for importing Airflow and Cosmos
-bag = DagBag(dag_folder={str(DAGS)!r})
-print(json.dumps({{"errors": {{k: str(v) for k, v in bag.import_errors.items()}},
-                  "dags": sorted(bag.dags),
-                  "seconds": {{s.file: s.duration.total_seconds() for s in bag.dagbag_stats}}}}))
-"""
-    result = _last_json(["-c", script], airflow_env, dag_home, timeout=300)
-    assert result["errors"] == {}
-    assert result["dags"] == ["kam_annual_rerating", "kam_daily"]
-    for file, seconds in result["seconds"].items():
+def test_dagbag_imports_the_dags_quickly_and_without_a_warning(parsed):
+    """Every warning shown: Cosmos' LoadMode.CUSTOM and its operator arg install_deps each warn
+    (a DeprecationWarning) that Cosmos 2 removes them."""
+    assert parsed["errors"] == {}
+    assert parsed["warnings"] == {}
+    assert parsed["dags"] == ["kam_after_publication", "kam_annual_rerating", "kam_daily"]
+    for file, seconds in parsed["seconds"].items():
         assert seconds < 1.0, (file, seconds)
 
 
-def test_annual_timetable_runs_on_15_january_of_consecutive_years(airflow_env, dag_home):
-    script = f"""
-import json, pendulum
-from airflow.models.dagbag import DagBag
-from airflow.timetables.base import TimeRestriction
-dag = DagBag(dag_folder={str(DAGS)!r}).dags["kam_annual_rerating"]
-start = pendulum.datetime(2026, 11, 29, tz="UTC")
-restriction = TimeRestriction(earliest=start, latest=None, catchup=True)
-last, runs = None, []
-for _ in range(3):
-    info = dag.timetable.next_dagrun_info(
-        last_automated_data_interval=last, restriction=restriction)
-    runs.append(info.run_after.in_timezone("Asia/Shanghai").isoformat())
-    last = info.data_interval
-print(json.dumps(runs))
-"""
-    runs = [
-        datetime.fromisoformat(r)
-        for r in _last_json(["-c", script], airflow_env, dag_home, timeout=300)
-    ]
+def test_a_broken_kam_yml_is_an_import_error_and_a_missing_one_is_not(parsed):
+    errors = parsed["broken"]["errors"]
+    assert sorted(errors) == ["kam_annual_rerating.py", "kam_daily.py"]
+    for message in errors.values():
+        assert "kam.yml: schedule.timezone: unknown time zone 'Mars/Olympus_Mons'" in message
+    assert parsed["fresh"] == {
+        "errors": {},
+        "dags": ["kam_after_publication", "kam_annual_rerating", "kam_daily"],
+    }
+
+
+def test_annual_timetable_runs_on_15_january_of_consecutive_years(parsed):
+    runs = [datetime.fromisoformat(r).astimezone(SHANGHAI) for r in parsed["annual_ticks"]]
     assert [(r.year, r.month, r.day, r.hour) for r in runs] == [
         (2027, 1, 15, 6),
         (2028, 1, 15, 6),
@@ -113,115 +252,105 @@ print(json.dumps(runs))
     ]
 
 
-def test_daily_dag_publishes_and_a_gate_failure_stops_it(airflow_env, dag_home, tmp_path):
-    home = copy_home(dag_home, tmp_path / "home")
-    result = _dag_test(airflow_env, home, "kam_daily", "2026-01-15T00:00:00+00:00")
-    assert result["state"] == "success", result
-    assert set(result["tasks"].values()) == {"success"}
-    assert any(task.startswith("dbt.") for task in result["tasks"])
-    manifest = json.loads((home / "published" / "manifest.json").read_text())
-    report = json.loads((home / "runs" / manifest["run_id"] / "report.json").read_text())
-    assert {"ingest", "gate", "publish"} <= set(report["phases"])
+def test_unpausing_a_dag_that_never_ran_waits_for_its_next_tick(parsed):
+    """What the scheduler computes for a DAG without runs (its serialized form): the next tick
+    from now in kam.yml's time zone, not the last one (which would start a re-rating on the
+    day the annual DAG is unpaused)."""
+    now = datetime.fromisoformat(parsed["now"]).astimezone(SHANGHAI)
+    first = {
+        dag_id: datetime.fromisoformat(moment).astimezone(SHANGHAI)
+        for dag_id, moment in parsed["first_ticks"].items()
+    }
+    daily = now.replace(hour=5, minute=0, second=0, microsecond=0)
+    daily += timedelta(days=1) if daily <= now else timedelta()
+    annual = now.replace(month=1, day=15, hour=6, minute=0, second=0, microsecond=0)
+    annual = annual if annual > now else annual.replace(year=now.year + 1)
+    assert first == {"kam_daily": daily, "kam_annual_rerating": annual}
 
-    # A planted failure: an override without approver. The gate task fails, nothing changes.
-    con = duckdb.connect(str(home / "published" / "kam.duckdb"), read_only=True)
-    customer = con.execute("SELECT customer_id FROM marts.key_accounts LIMIT 1").fetchone()[0]
-    year = con.execute("SELECT rating_year FROM meta.publication").fetchone()[0]
-    con.close()
-    write_overrides(
-        home,
-        [
-            {
-                "customer_id": customer,
-                "rating_year": year,
-                "action": "exclude",
-                "reason": "test",
-                "expires_on": "2027-01-01",
-            }
-        ],
-    )
-    before = snapshot(home / "published")
-    result = _dag_test(airflow_env, home, "kam_daily", "2026-01-16T00:00:00+00:00")
-    assert result["state"] == "failed"
-    assert result["tasks"]["gate"] == "failed" and result["tasks"]["publish"] == "upstream_failed"
-    assert snapshot(home / "published") == before
+
+def test_daily_dag_publishes_as_of_the_local_date_idempotently_and_a_gate_failure_stops_it(
+    scenarios,
+):
+    scenario = scenarios["daily"]
+    untriggered, scheduled, gate_failed = scenario.results()
+    home = scenario.home
+    today = {scenario.started, datetime.now(SHANGHAI).date()}
+
+    # A run without a logical date: every task succeeds, dbt's tasks included; its as-of
+    # date is today in Shanghai, and dbt had it and the run id (2025 is the last closed year
+    # of the generated data).
+    assert untriggered["state"] == "success", untriggered["tasks"]
+    assert set(untriggered["tasks"].values()) == {"success"}
+    assert sum(task.startswith("dbt.") for task in untriggered["tasks"]) > 30
+    first = untriggered["manifest"]
+    assert date.fromisoformat(first["as_of"]) in today
+    assert untriggered["published_rows"] == [[2025, [first["run_id"]]]]
+    report = json.loads((home / "runs" / first["run_id"] / "report.json").read_text())
+    assert {"ingest", "gate", "publish"} <= set(report["phases"])
+    # The publication is an event of the Asset the example DAG is scheduled on.
+    assert untriggered["assets"] == [
+        {
+            "asset": "kam_published_marts",
+            "uri": (home / "published").as_uri(),
+            "task": "publish",
+            "extra": {
+                "run_id": first["run_id"],
+                "as_of": first["as_of"],
+                "rating_year": first["rating_year"],
+                "published_at": first["published_at"],
+                "manifest": str(home / "published" / "manifest.json"),
+            },
+        }
+    ]
+
+    # The 05:00 Shanghai run of 1 January 2026 (21:00 UTC on 31 December) is as of 1 January
+    # in Python and in dbt (2025 closed); a second run on the same data publishes the same
+    # row counts.
+    assert scheduled["state"] == "success", scheduled["tasks"]
+    second = scheduled["manifest"]
+    assert second["as_of"] == "2026-01-01"
+    assert second["run_id"] != first["run_id"]
+    assert scheduled["published_rows"] == [[2025, [second["run_id"]]]]
+    assert second["row_counts"] == first["row_counts"]
+
+    # The gate fails (churn above the bound of 0 planted in kam.yml): publish does not run,
+    # nothing published changes, the failure is in the run's report.
+    assert gate_failed["state"] == "failed"
+    assert gate_failed["tasks"] == {"gate": "failed", "publish": "upstream_failed"}
+    assert gate_failed["assets"] == []
+    assert gate_failed["published_files"] == scheduled["published_files"]
+    assert snapshot(home / "published") == scheduled["published_files"]
     failed = json.loads((home / "runs" / "latest" / "report.json").read_text())
-    assert "overrides_have_approver" in failed["message"]
+    assert "list_churn_within_bound" in failed["message"]
     assert failed["facts"]["failures"][0]["task_id"] == "gate"
 
 
-def test_daily_dag_runs_are_idempotent(airflow_env, dag_home, tmp_path):
-    home = copy_home(dag_home, tmp_path / "home")
-
-    def counts(logical_date: str) -> dict:
-        result = _dag_test(airflow_env, home, "kam_daily", logical_date)
-        assert result["state"] == "success"
-        return json.loads((home / "published" / "manifest.json").read_text())["row_counts"]
-
-    first = counts("2026-01-15T00:00:00+00:00")
-    second = counts("2026-01-16T00:00:00+00:00")
-    again = counts("2026-01-15T00:00:00+00:00")
-    assert first == second == again
-
-
-def test_annual_dag_publishes_without_approval_and_waits_with_it(airflow_env, dag_home, tmp_path):
-    home = copy_home(dag_home, tmp_path / "home")
-    run_kam("ingest", home=home, check=True)
-    result = _dag_test(
-        airflow_env,
-        home,
-        "kam_annual_rerating",
-        "2026-01-15T06:00:00+08:00",
-        {"rating_year": 2024, "require_approval": False, "accept_churn": True},
+def test_annual_dag_publishes_without_approval_and_waits_with_it(scenarios):
+    scenario = scenarios["annual"]
+    [without_approval] = scenario.wait_for(WAITING)
+    assert without_approval["state"] == "success", without_approval["tasks"]
+    tasks = without_approval["tasks"]
+    assert (tasks["approval"], tasks["publish"], tasks["record_rejection"]) == (
+        "skipped",
+        "success",
+        "skipped",
     )
-    assert result["state"] == "success", result
-    assert result["tasks"]["approval"] == "skipped" and result["tasks"]["publish"] == "success"
-    con = duckdb.connect(str(home / "published" / "kam.duckdb"), read_only=True)
-    assert con.execute(
-        "SELECT DISTINCT rating_year, rating_status FROM marts.customer_ratings ORDER BY 1"
-    ).fetchall() == [
-        (2021, "computed"),
-        (2022, "computed"),
-        (2023, "computed"),
-        (2024, "approved"),
-        (2025, "computed"),  # closed on 2026-01-15, not rated yet
+    assert without_approval["published_rows"] == [
+        [2021, "computed"],
+        [2022, "computed"],
+        [2023, "computed"],
+        [2024, "approved"],
+        [2025, "computed"],  # closed on 2026-01-15, not rated yet
     ]
-    assert con.execute("SELECT DISTINCT rating_year FROM marts.key_accounts").fetchall() == [
-        (2024,)
-    ]
-    con.close()
+    assert without_approval["manifest"]["rating_year"] == 2024
+    assert [event["asset"] for event in without_approval["assets"]] == ["kam_published_marts"]
 
-    # With approval required the run waits for a person before publishing.
-    before = snapshot(home / "published")
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            str(RUNNER),
-            "kam_annual_rerating",
-            "2027-01-15T06:00:00+08:00",
-            json.dumps({"rating_year": 2025, "require_approval": True, "accept_churn": True}),
-            str(DAGS),
-        ],
-        env={**airflow_env, "KAM_HOME": str(home)},
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    waited = ""
-    deadline = time.monotonic() + 600
-    try:
-        for line in process.stdout:
-            if "Waiting for Human-in-the-loop input" in line:
-                waited = line
-                break
-            assert time.monotonic() < deadline
-    finally:
-        process.kill()
-        process.wait()
-    assert "approval" in waited
-    assert snapshot(home / "published") == before
-    con = duckdb.connect(str(home / "warehouse" / "kam.duckdb"), read_only=True)
-    assert con.execute(
-        "SELECT status FROM ratings.rating_runs WHERE rating_year = 2025"
-    ).fetchall() == [("pending",)]
-    con.close()
+    # With approval required the second run waits for a person before publishing.
+    waited = [line for line in scenario.text().splitlines() if WAITING in line]
+    assert "approval" in waited[0]
+    assert snapshot(scenario.home / "published") == without_approval["published_files"]
+    assert query(
+        scenario.home,
+        "SELECT status, approved_by FROM ratings.rating_runs WHERE rating_year >= 2024 "
+        "ORDER BY rating_year",
+    ) == [("approved", "airflow (no approval required)"), ("pending", None)]

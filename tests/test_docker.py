@@ -33,7 +33,7 @@ def test_compose_has_the_airflow_services_on_postgres_with_the_local_executor():
         environment = service["environment"]
         assert environment["AIRFLOW__CORE__EXECUTOR"] == "LocalExecutor"
         assert environment["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"].startswith("postgresql")
-        assert "kam-home:/opt/kam/home" in service["volumes"]
+        assert "./kam_home:/opt/kam/home" in service["volumes"]
         assert service["env_file"] == [".env"]
     commands = {name: service.get("command") for name, service in compose["services"].items()}
     assert commands["airflow-scheduler"] == "scheduler"

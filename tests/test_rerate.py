@@ -144,6 +144,67 @@ def test_a_rating_without_approver_is_pending_and_unpublished(published_home, tm
     ) == [(year, "computed", None) for year in (2021, 2022, 2023, 2025)]
 
 
+def test_a_rejected_rating_records_who_when_why_and_is_no_longer_pending(published_home, tmp_path):
+    """The rejection step of kam_annual_rerating (kam.rerate.reject_step) on a pending rating:
+    the reason is kept, nothing is published, the marts show the ratings in force again, and
+    the year can be rated again without --force."""
+    from datetime import date
+
+    from kam.config import load_config
+    from kam.home import Home
+    from kam.pipeline import recorded_run
+    from kam.rerate import check_allowed, gate_candidate_step, reject_step
+
+    home = copy_home(published_home, tmp_path / "home")
+    _rerate(home, 2024)
+    [(pending_run,)] = query(
+        home, "SELECT run_id FROM ratings.rating_runs WHERE rating_year = 2024"
+    )
+    before = snapshot(home / "published")
+    config = load_config(Home(home))
+    with recorded_run(config, "gate + reject", print) as run:
+        # As in the DAG: gated as if approved (the marts show it), then rejected.
+        run.facts.update({"rating_run": pending_run, "rating_year": 2024})
+        gate_candidate_step(
+            config,
+            run,
+            candidate=pending_run,
+            approved_by="(awaiting approval)",
+            accept_churn=True,
+            echo=print,
+        )
+        assert query(
+            home,
+            "SELECT DISTINCT rating_status, approved_by FROM marts.customer_ratings "
+            "WHERE rating_year = 2024",
+        ) == [("approved", "(awaiting approval)")]
+        reject_step(config, run, rejected_by="Wang Fang", reason="margins not final", echo=print)
+    assert snapshot(home / "published") == before
+    [(status, rejected_by, reason, rejected_at, approved_by)] = query(
+        home,
+        "SELECT status, rejected_by, rejection_reason, rejected_at, approved_by "
+        "FROM ratings.rating_runs WHERE run_id = ?",
+        [pending_run],
+    )
+    assert (status, rejected_by, reason, approved_by) == (
+        "rejected",
+        "Wang Fang",
+        "margins not final",
+        None,
+    )
+    assert rejected_at is not None
+    report = json.loads((home / "runs" / run.run_id / "report.json").read_text())
+    assert report["status"] == "rejected"
+    assert report["facts"]["approval"]["rejected_by"] == "Wang Fang"
+    assert query(
+        home, "SELECT DISTINCT rating_status FROM marts.customer_ratings WHERE rating_year = 2024"
+    ) == [("computed",)]
+    state = check_allowed(
+        config, year=2024, force=False, approved_by=None, as_of=date.fromisoformat(AS_OF)
+    )
+    assert state.pending is None and state.approved is None
+
+
 def test_a_rule_change_changes_the_rules_hash_and_force_supersedes(published_home, tmp_path):
     home = copy_home(published_home, tmp_path / "home")
     _rerate(home, 2025, "--approved-by", "Li Wei", "--accept-churn")

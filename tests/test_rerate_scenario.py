@@ -16,6 +16,7 @@ it; re-rating 2023 without --force is refused (exit 2) and changes no byte.
 from __future__ import annotations
 
 import json
+from datetime import date
 from fractions import Fraction
 from pathlib import Path
 
@@ -569,3 +570,38 @@ def test_a_rated_year_is_not_rated_again_without_force(scenario):
     assert len(errors) == 1 and "already rated" in errors[0], done.stderr
     assert scenario["refused_published_unchanged"]
     assert scenario["refused_warehouse_unchanged"]
+
+
+def test_the_approvers_summary_counts_the_hand_computed_2024_list(scenario):
+    """What an approver in Airflow reads about the 2024 candidate (kam.rerate.approval_summary),
+    from its frozen rows and the checks of the run that gated it: C03 strategic, C01 and C07
+    key; C07 entered, C04 left, C01 demoted, C03 kept; churn (1 + 1) / 3 of the 2023 list."""
+    from kam.config import load_config
+    from kam.home import Home
+    from kam.rerate import approval_summary
+    from kam.runs import open_run
+
+    home = Home(scenario["home"])
+    approving_run = (home.runs_dir / "latest").resolve().name
+    run = open_run(home, approving_run, "summary", date.fromisoformat(AS_OF))
+    [(pending_run, *_)] = scenario["expired_runs"]
+    assert run.facts["rating_run"] == pending_run
+    summary = approval_summary(load_config(home), run).splitlines()
+    assert summary[0] == (
+        f"**Key-account list (大客户清单) 2024**: rating run `{pending_run}`, as of {AS_OF}, "
+        "14 customers rated."
+    )
+    assert summary[2:8] == [
+        "| level | listed | watch |",
+        "|---|---:|---:|",
+        "| strategic | 1 | 0 |",
+        "| key | 2 | 0 |",
+        "| total | 3 | 0 |",
+        "",
+    ]
+    assert summary[8] == (
+        "Against 2023's list: 1 entered, 1 left, 0 promoted, 1 demoted, 1 kept; churn 66.7% "
+        "(bound 40%); above the bound, accepted for this run."
+    )
+    assert summary[10].startswith("Quality gate: passed (")
+    assert f"runs/{approving_run}/report.md" in summary[12]

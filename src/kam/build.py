@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import tempfile
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -95,17 +96,80 @@ def environment_set(settings: dict[str, str]) -> Iterator[None]:
 INCREMENTAL_SCHEMA = "intermediate"
 
 
-def models_fingerprint() -> str:
-    """A hash of the dbt code (models, macros, project file): when it changes, rows an
-    incremental model kept from earlier runs may no longer be what the code computes."""
+def _code_digest(*folders: Path) -> Any:
+    """A sha256 of the dbt project file and every file under `folders` (names and bytes)."""
     digest = hashlib.sha256()
     files = [DBT_PROJECT_DIR / "dbt_project.yml"]
-    for folder in (PROJECT_ROOT / "models", DBT_PROJECT_DIR / "macros"):
+    for folder in folders:
         files += sorted(path for path in folder.rglob("*") if path.is_file())
     for path in files:
         digest.update(str(path.relative_to(PROJECT_ROOT)).encode())
         digest.update(path.read_bytes())
-    return digest.hexdigest()
+    return digest
+
+
+def models_fingerprint() -> str:
+    """A hash of the dbt code (models, macros, project file): when it changes, rows an
+    incremental model kept from earlier runs may no longer be what the code computes."""
+    return _code_digest(PROJECT_ROOT / "models", DBT_PROJECT_DIR / "macros").hexdigest()
+
+
+# dbt's manifest of the project for the Airflow DAG files (Cosmos, LoadMode.DBT_MANIFEST).
+AIRFLOW_MANIFEST_DIR = DBT_PROJECT_DIR / "target" / "airflow"
+
+
+def dbt_manifest(config: Config) -> Path:
+    """dbt's manifest.json of the project with the home's rules, for Cosmos to render one task
+    per model. Written by `dbt parse` (seconds) when it is missing or the dbt code, the rules
+    or dbt changed since; else it is only read (the DAG file parses in milliseconds). The
+    Docker image writes it when it is built."""
+    from importlib.metadata import version
+
+    variables, environment = dbt_invocation(config, as_of="", run_id="manifest")
+    digest = _code_digest(
+        PROJECT_ROOT / "models", DBT_PROJECT_DIR / "macros", DBT_PROJECT_DIR / "data-tests"
+    )
+    digest.update(json.dumps(variables, sort_keys=True).encode())
+    digest.update(version("dbt-core").encode())
+    fingerprint = digest.hexdigest()
+    manifest = AIRFLOW_MANIFEST_DIR / "manifest.json"
+    recorded = AIRFLOW_MANIFEST_DIR / "fingerprint"
+    if manifest.exists() and recorded.exists() and recorded.read_text() == fingerprint:
+        return manifest
+    AIRFLOW_MANIFEST_DIR.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=AIRFLOW_MANIFEST_DIR.parent) as scratch:
+        _parse_project(Path(scratch), variables, environment)
+        # Manifest, then its fingerprint: a reader never takes a stale manifest for fresh.
+        os.replace(Path(scratch) / "manifest.json", manifest)
+        (Path(scratch) / "fingerprint").write_text(fingerprint)
+        os.replace(Path(scratch) / "fingerprint", recorded)
+    return manifest
+
+
+def _parse_project(target: Path, variables: dict[str, Any], environment: dict[str, str]) -> None:
+    """`dbt parse` into `target` (it opens no database: the profile's file is a placeholder)."""
+    from dbt.cli.main import dbtRunner
+
+    arguments = [
+        "parse",
+        "--project-dir",
+        str(DBT_PROJECT_DIR),
+        "--profiles-dir",
+        str(DBT_PROJECT_DIR),
+        "--target-path",
+        str(target),
+        "--log-path",
+        str(target),
+        "--vars",
+        json.dumps(variables),
+        "--quiet",
+        "--no-use-colors",
+    ]
+    placeholder = {**environment, "KAM_WAREHOUSE": str(target / "parse.duckdb")}
+    with environment_set(placeholder):
+        outcome = dbtRunner().invoke(arguments)
+    if not outcome.success:
+        raise KamError(f"dbt parse failed: {outcome.exception or 'see ' + str(target)}")
 
 
 def prepare_warehouse(

@@ -47,7 +47,9 @@ PUBLISH_KEYS = ("postgres", "duckdb_storage_version")
 # which BI drivers (Metabase, JDBC, ODBC) still bundle; `latest` is DuckDB 2.x only.
 DEFAULT_SERVING_STORAGE_VERSION = "v1.0.0"
 STORAGE_VERSION = re.compile(r"^(v\d+\.\d+\.\d+|latest)$")
-SCHEDULE_KEYS = ("daily", "annual", "timezone")
+SCHEDULE_KEYS = ("daily", "annual", "timezone", "approvers", "approval_timeout_days")
+# How long the annual re-rating waits for an approver before it records a rejection.
+DEFAULT_APPROVAL_TIMEOUT_DAYS = 7
 
 
 @dataclass(frozen=True)
@@ -266,6 +268,17 @@ def parse_config(home: Home, raw: Any) -> Config:
             raise _fail(
                 "schedule.timezone", f"unknown time zone {schedule['timezone']!r}"
             ) from None
+    approvers = schedule.get("approvers")
+    if approvers is not None and (
+        not isinstance(approvers, list)
+        or not all(isinstance(name, str) and name.strip() for name in approvers)
+    ):
+        raise _fail("schedule.approvers", "expected a list of Airflow user names")
+    timeout = schedule.get("approval_timeout_days")
+    if timeout is not None and (
+        isinstance(timeout, bool) or not isinstance(timeout, int | float) or timeout <= 0
+    ):
+        raise _fail("schedule.approval_timeout_days", "expected a positive number of days")
     gate_raw = raw.get("gate") or {}
     _check_keys("gate", gate_raw, tuple(GATE_DEFAULTS))
     for key, value in gate_raw.items():

@@ -182,9 +182,20 @@ def _changes_summary(config: Config, year: int) -> dict[str, int]:
 
 
 def check_allowed(
-    config: Config, *, year: int, force: bool, approved_by: str | None, as_of: date
+    config: Config,
+    *,
+    year: int,
+    force: bool,
+    approved_by: str | None,
+    as_of: date,
+    approval_follows: bool = False,
+    force_option: str = "--force",
 ) -> RatingState:
-    """The year's rating state, or the exit-2 refusal (raised before anything is written)."""
+    """The year's rating state, or the exit-2 refusal (raised before anything is written).
+
+    `approval_follows`: a person decides on the candidate later in the same run (Airflow's
+    approval task), so a pending rating is taken up as it is by `approved_by`.
+    `force_option`: how the refusal names the choice to re-rate (the CLI flag, a DAG param)."""
     if approved_by is not None and not approved_by.strip():
         raise ConfigError("--approved-by: give the approver's name")
     year_end = fiscal_year_end(config, year)
@@ -196,9 +207,9 @@ def check_allowed(
         run_id, _, who, when, _ = state.approved
         raise KamError(
             f"rating year {year} is already rated: run {run_id}, approved by {who} on "
-            f"{when:%Y-%m-%d}; --force re-rates it"
+            f"{when:%Y-%m-%d}; {force_option} re-rates it"
         )
-    if state.pending and not force and not approved_by:
+    if state.pending and not force and not approved_by and not approval_follows:
         raise KamError(
             f"rating year {year} has a pending rating (run {state.pending[0]}): approve it with "
             "--approved-by NAME, or --force to compute it again"
@@ -243,6 +254,66 @@ def gate_candidate_step(
         gate_step(config, run, accept_churn, echo, suites=suites)
 
 
+LEVELS = ("strategic", "key")
+CHANGES = ("entered", "left", "promoted", "demoted", "kept")
+
+
+def approval_summary(config: Config, run: Run) -> str:
+    """What an approver decides on, as Markdown: the candidate list's size by level, its
+    changes against last year's list, the churn and the gate's result, and where the run's
+    report is. Read from the candidate's frozen rows and the run's checks (after its gate)."""
+    candidate, year = run.facts["rating_run"], run.facts["rating_year"]
+    con = connect(config.home.warehouse_path, config.duckdb, read_only=True)
+    try:
+        rows = con.execute(
+            "SELECT level, list_status, change, count(*) FROM ratings.customer_ratings "
+            "WHERE run_id = ? GROUP BY ALL",
+            [candidate],
+        ).fetchall()
+    finally:
+        con.close()
+    counts: dict[tuple, int] = {}
+    for level, list_status, change, customers in rows:
+        counts[(level, list_status)] = counts.get((level, list_status), 0) + customers
+        counts[change] = counts.get(change, 0) + customers
+    lines = [
+        f"**Key-account list (大客户清单) {year}**: rating run `{candidate}`, as of "
+        f"{run.as_of}, {sum(c for _, _, _, c in rows):,} customers rated.",
+        "",
+        "| level | listed | watch |",
+        "|---|---:|---:|",
+    ]
+    for level in LEVELS:
+        lines.append(
+            f"| {level} | {counts.get((level, 'listed'), 0)} | {counts.get((level, 'watch'), 0)} |"
+        )
+    listed = sum(counts.get((level, "listed"), 0) for level in LEVELS)
+    watch = sum(counts.get((level, "watch"), 0) for level in LEVELS)
+    lines += [f"| total | {listed} | {watch} |", ""]
+    changes = ", ".join(f"{counts.get(change, 0)} {change}" for change in CHANGES)
+    churn = next((c for c in run.checks if c.name == "list_churn_within_bound"), None)
+    if churn is not None and isinstance(churn.observed, float | int):
+        churn_text = f"churn {churn.observed:.1%} (bound {config.gate.max_churn:.0%})"
+        churn_text += f"; {churn.note}" if churn.note else ""
+    else:
+        churn_text = f"churn: {churn.observed if churn else 'not checked'}"
+    lines += [f"Against {year - 1}'s list: {changes}; {churn_text}.", ""]
+    failed = [c.name for c in run.failed_checks]
+    passed = sum(1 for c in run.checks if c.passed)
+    verdict = f"FAILED: {', '.join(failed)}" if failed else "passed"
+    lines += [
+        f"Quality gate: {verdict} ({passed} of {len(run.checks)} checks passed).",
+        "",
+        f"Run report: `{config.home.html_report(run.run_id)}` (the page with its charts; "
+        f"`{run.directory / 'report.md'}` as text; the run's directory holds its reports "
+        "and Data Docs).",
+        "",
+        "Approve to record the approval and publish the list; reject, with a reason, to record "
+        "the rejection: nothing is published.",
+    ]
+    return "\n".join(lines)
+
+
 def approve_and_publish_step(config: Config, run: Run, echo: Echo) -> None:
     """Record the gated candidate's approval, then publish it."""
     candidate = run.facts["rating_run"]
@@ -259,6 +330,36 @@ def approve_and_publish_step(config: Config, run: Run, echo: Echo) -> None:
         f"rating {candidate} of {run.facts['rating_year']} approved by {approval['approved_by']}",
     )
     publish_step(config, run, None, echo)
+
+
+def reject_step(config: Config, run: Run, *, rejected_by: str, reason: str, echo: Echo) -> None:
+    """Record that the candidate rating was rejected (who, when, why): it is no longer pending
+    and nothing is published. The marts it was gated in are rebuilt without it, so that the
+    warehouse shows the ratings in force again."""
+    candidate = run.facts["rating_run"]
+    year = run.facts["rating_year"]
+    rejected_at = datetime.now(UTC).replace(tzinfo=None, microsecond=0)
+    con = connect(config.home.warehouse_path, config.duckdb)
+    try:
+        rejected = con.execute(
+            "UPDATE ratings.rating_runs SET status = 'rejected', rejected_by = ?, "
+            "rejected_at = ?, rejection_reason = ? WHERE run_id = ? AND status = 'pending' "
+            "RETURNING run_id",
+            [rejected_by, rejected_at, reason, candidate],
+        ).fetchall()
+    finally:
+        con.close()
+    if not rejected:
+        raise KamError(f"rating {candidate} of {year} is not pending: there is nothing to reject")
+    run.facts["approval"] = {
+        "rejected_by": rejected_by,
+        "rejected_at": rejected_at.isoformat(),
+        "reason": reason,
+    }
+    build_step(config, run, echo, select=FROZEN_SELECTION)
+    run.status = "rejected"
+    run.message = f"rating {candidate} of {year} rejected by {rejected_by}: {reason}"
+    summary(echo, f"{run.message}; nothing published")
 
 
 def run_rerate(

@@ -39,7 +39,7 @@ class Run:
     command: str
     phases: dict[str, float] = field(default_factory=dict)
     checks: list[CheckResult] = field(default_factory=list)
-    status: str = "running"  # running | published | gate_failed | failed | ok
+    status: str = "running"  # running | published | gate_failed | failed | ok | pending | rejected
     message: str = ""
     facts: dict[str, Any] = field(default_factory=dict)
     build: Any = field(default=None, repr=False)  # the BuildResult of this run's build step

@@ -74,7 +74,7 @@ RATING_RUN_COLUMNS = (
     ("rating_year", "INTEGER NOT NULL"),
     ("as_of", "DATE NOT NULL"),
     ("rules_hash", "VARCHAR NOT NULL"),
-    ("status", "VARCHAR NOT NULL"),  # pending | approved | superseded
+    ("status", "VARCHAR NOT NULL"),  # pending | approved | rejected | superseded
     ("created_at", "TIMESTAMP NOT NULL"),
     ("approved_by", "VARCHAR"),
     ("approved_at", "TIMESTAMP"),
@@ -86,6 +86,10 @@ RATING_RUN_COLUMNS = (
     ("models_fingerprint", "VARCHAR"),
     ("data_watermark", "JSON"),  # {"<source>": last batch_id loaded}
     ("rated_against", "JSON"),  # {"<rating year>": approved run_id} in force when it was rated
+    # A rejected rating (the approver said no, or nobody answered in time): who, when and why.
+    ("rejected_by", "VARCHAR"),
+    ("rejected_at", "TIMESTAMP"),
+    ("rejection_reason", "VARCHAR"),
 )
 # The rating and the metrics it was made from; the dbt macro frozen_rating_column_names()
 # lists the same columns (tests/test_ratings_columns.py keeps the two equal).

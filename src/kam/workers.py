@@ -14,7 +14,9 @@ import multiprocessing
 import os
 import sys
 import traceback
-from collections.abc import Callable
+import types
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from multiprocessing.connection import Connection
 from typing import Any
 
@@ -36,7 +38,8 @@ class Worker:
         self._process = context.Process(
             target=_work, args=(serve, child, *args), name=name, daemon=True
         )
-        self._process.start()
+        with _bare_main_module():
+            self._process.start()
         child.close()
         self._asked = False
 
@@ -66,6 +69,20 @@ class Worker:
         if self._process.is_alive():
             self._process.terminate()
             self._process.join()
+
+
+@contextmanager
+def _bare_main_module() -> Iterator[None]:
+    """A spawned child re-runs its parent's __main__ (as __mp_main__) before it unpickles its
+    target. The parent's main is an entry script, `kam` or `airflow`: inside an Airflow task,
+    re-importing Airflow fails (the task's environment blocks the metadata database). A worker's
+    code lives in kam's modules, so the child is started from a bare __main__."""
+    main = sys.modules["__main__"]
+    sys.modules["__main__"] = types.ModuleType("__main__")
+    try:
+        yield
+    finally:
+        sys.modules["__main__"] = main
 
 
 def exit_now(code: int) -> None:

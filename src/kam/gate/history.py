@@ -66,7 +66,7 @@ def churn_check(
         failing_count=len(entered) + len(left),
         observed=round(churn, 4),
         samples=[] if churn <= bound else samples,
-        note="accepted with --accept-churn" if accepted and churn > bound else "",
+        note="above the bound, accepted for this run" if accepted and churn > bound else "",
     )
 
 
