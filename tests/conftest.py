@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -21,15 +23,29 @@ class Completed:
     stderr: str
 
 
-def run_kam(*args: str, home: Path | None = None, check: bool = False) -> Completed:
-    """Run `python -m kam ...` as a user would, capturing its output."""
-    command = [sys.executable, "-m", "kam", *args]
+def run_kam(
+    *args: str, home: Path | None = None, check: bool = False, process: bool = False
+) -> Completed:
+    """`kam ...` with its exit code and output: in this process (kam.cli.run_cli, as
+    `python -m kam` runs it, without paying every process's imports of dbt and GX), or with
+    `process`, as `python -m kam` in a process of its own, where the process matters (its exit,
+    what it leaves on a kill)."""
+    argv = [*args]
     if home is not None:
-        command += ["--home", str(home)]
-    done = subprocess.run(command, capture_output=True, text=True, timeout=900)
-    result = Completed(done.returncode, done.stdout, done.stderr)
-    if check and done.returncode != 0:
-        raise AssertionError(f"kam {' '.join(args)} exited {done.returncode}:\n{done.stderr}")
+        argv += ["--home", str(home)]
+    if process:
+        command = [sys.executable, "-m", "kam", *argv]
+        done = subprocess.run(command, capture_output=True, text=True, timeout=900)
+        result = Completed(done.returncode, done.stdout, done.stderr)
+    else:
+        from kam.cli import run_cli
+
+        stdout, stderr = io.StringIO(), io.StringIO()
+        with contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(stderr):
+            code = run_cli(argv)
+        result = Completed(code, stdout.getvalue(), stderr.getvalue())
+    if check and result.returncode != 0:
+        raise AssertionError(f"kam {' '.join(args)} exited {result.returncode}:\n{result.stderr}")
     return result
 
 

@@ -97,7 +97,6 @@ def postgres_server() -> Iterator[str]:
     data = Path(tempfile.mkdtemp(prefix="kam-pg-"))
     if as_postgres:
         shutil.chown(data, "postgres", "postgres")
-    port = _free_port()
     subprocess.run(
         [
             *as_postgres,
@@ -112,23 +111,30 @@ def postgres_server() -> Iterator[str]:
         check=True,
         capture_output=True,
     )
-    options = f"-p {port} -k {data} -c listen_addresses=127.0.0.1 -c fsync=off"
-    subprocess.run(
-        [
-            *as_postgres,
-            _pg_binary("pg_ctl"),
-            "-D",
-            str(data / "db"),
-            "-o",
-            options,
-            "-w",
-            "-l",
-            str(data / "log"),
-            "start",
-        ],
-        check=True,
-        capture_output=True,
-    )
+    # The free port can be taken before the server binds it (another pytest-xdist worker
+    # starting its own server): then start again on another.
+    for attempt in range(3):
+        port = _free_port()
+        options = f"-p {port} -k {data} -c listen_addresses=127.0.0.1 -c fsync=off"
+        started = subprocess.run(
+            [
+                *as_postgres,
+                _pg_binary("pg_ctl"),
+                "-D",
+                str(data / "db"),
+                "-o",
+                options,
+                "-w",
+                "-l",
+                str(data / "log"),
+                "start",
+            ],
+            capture_output=True,
+        )
+        if started.returncode == 0:
+            break
+        if attempt == 2:
+            started.check_returncode()
     try:
         yield f"postgresql://postgres@127.0.0.1:{port}/postgres"
     finally:

@@ -68,7 +68,7 @@ def test_rejected_files_exit_2_and_the_others_load(tmp_path):
     write(home, "d_bad_bytes.csv", HEADER + "SO3,2024-03-05,00123,1,5,\n")
     with open(home / "inbox" / "orders" / "d_bad_bytes.csv", "ab") as handle:
         handle.write(b"SO4,2024-03-05,\xff\xfe\xfa,1,5,\n")
-    done = run_kam("ingest", home=home)
+    done = run_kam("ingest", home=home, process=True)  # what a real process leaves on stderr
     assert done.returncode == 2
     error_lines = [line for line in done.stderr.splitlines() if line.startswith("kam:")]
     assert len(error_lines) == 1
@@ -287,7 +287,7 @@ def test_a_killed_ingest_leaves_no_half_loaded_file(tmp_path):
     command = [sys.executable, "-m", "kam", "ingest", "--home", str(home)]
     warehouse = home / "warehouse" / "kam.duckdb"
     started = time.monotonic()
-    run_kam("ingest", home=home, check=True)
+    run_kam("ingest", home=home, check=True, process=True)  # timed as the killed ones run
     full_run = time.monotonic() - started
     files = query(home, "SELECT count(*) FROM raw.batches")
     for fraction in (0.1, 0.3, 0.5):  # a fresh warehouse each time, killed while loading

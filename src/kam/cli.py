@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from kam.console import QUIET, VERBOSE, Console
+from kam.console import NORMAL, QUIET, VERBOSE, Console
 from kam.errors import EXIT_BAD_INPUT, ConfigError, KamError
 from kam.home import Home
 from kam.workers import exit_now
@@ -493,11 +493,15 @@ def demo(home_path: str | None, scale: float) -> None:
     click.echo(f"open the run report in a browser: {latest_html_report(rating.home)}")
 
 
-def _run_cli() -> int:
-    """The command's exit code; errors are echoed as one line."""
+def run_cli(args: list[str] | None = None) -> int:
+    """The command's exit code (`args`, default the process's arguments); errors are echoed as
+    one line. Each call starts at the default output level (the tests call it in-process)."""
+    global _debug
+    _console.level = NORMAL
+    _debug = False
     started = time.monotonic()
     try:
-        outcome = cli.main(standalone_mode=False)
+        outcome = cli.main(args=args, standalone_mode=False)
     except SystemExit as stop:  # a command's own exit (KamError in a command)
         if stop.code is None:
             return 0
@@ -530,4 +534,4 @@ def main() -> None:
     Everything kam opens (DuckDB databases, worker processes, threads) is closed by the command
     itself; Python's own teardown of what is left in memory is skipped.
     """
-    exit_now(_run_cli())
+    exit_now(run_cli())
