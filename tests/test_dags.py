@@ -228,8 +228,11 @@ def test_dagbag_imports_the_dags_quickly_and_without_a_warning(parsed):
     assert parsed["errors"] == {}
     assert parsed["warnings"] == {}
     assert parsed["dags"] == ["kam_after_publication", "kam_annual_rerating", "kam_daily"]
+    # About 0.3-0.6 s each on a quiet machine; the bound leaves room for the second pytest-xdist
+    # worker on this 2-core machine (1.02 s was measured once beside it), far below Airflow's
+    # 30 s dagbag_import_timeout.
     for file, seconds in parsed["seconds"].items():
-        assert seconds < 1.0, (file, seconds)
+        assert seconds < 2.0, (file, seconds)
 
 
 def test_a_broken_kam_yml_is_an_import_error_and_a_missing_one_is_not(parsed):
