@@ -1,6 +1,6 @@
 -- The frozen ratings in force (年度重新评级): per rating year, the rows of its approved rating
 -- run, with the metrics they were made from. During `kam rerate --approved-by`, the run being
--- approved is taken as approved (var candidate_run_id), so that the gate audits it before its
+-- approved is taken as approved (KAM_CANDIDATE_RUN_ID in the environment), so that the gate audits it before its
 -- approval is recorded; it replaces its year's approved run (kam rerate --force).
 with runs as (
     select
@@ -10,23 +10,23 @@ with runs as (
         as_of,
         supersedes_run_id,
         case
-            when run_id = '{{ var("candidate_run_id", "") }}'
-                then '{{ var("candidate_approved_by", "") }}'
+            when run_id = '{{ env_var("KAM_CANDIDATE_RUN_ID", "") }}'
+                then '{{ env_var("KAM_CANDIDATE_APPROVED_BY", "") }}'
             else approved_by
         end as approved_by,
         case
-            when run_id = '{{ var("candidate_run_id", "") }}'
-                then cast('{{ var("candidate_approved_at", "1970-01-01 00:00:00") }}' as timestamp)
+            when run_id = '{{ env_var("KAM_CANDIDATE_RUN_ID", "") }}'
+                then cast('{{ env_var("KAM_CANDIDATE_APPROVED_AT", "1970-01-01 00:00:00") }}' as timestamp)
             else approved_at
         end as approved_at
     from {{ source('ratings', 'rating_runs') }}
     where
-        run_id = '{{ var("candidate_run_id", "") }}'
+        run_id = '{{ env_var("KAM_CANDIDATE_RUN_ID", "") }}'
         or (
             status = 'approved'
             and rating_year not in (
                 select candidate.rating_year from {{ source('ratings', 'rating_runs') }} as candidate
-                where candidate.run_id = '{{ var("candidate_run_id", "") }}'
+                where candidate.run_id = '{{ env_var("KAM_CANDIDATE_RUN_ID", "") }}'
             )
         )
 ),

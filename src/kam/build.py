@@ -55,23 +55,25 @@ def dbt_invocation(
     as_of: str,
     run_id: str,
     aging_as_of: str = "",
-    extra_vars: dict[str, Any] | None = None,
+    extra_env: dict[str, str] | None = None,
 ) -> tuple[dict[str, Any], dict[str, str]]:
     """The dbt vars and environment of a run, for `kam build` and Airflow's Cosmos tasks alike.
 
-    Vars: the rules in force and their hash (and `extra_vars`). Environment: the profile's
-    warehouse and DuckDB limits, and the run's as-of date, aging date and id, which change on
-    every run: as vars they would stop dbt from re-using its parse of the project. Cosmos
-    passes Airflow templates for the run's values.
+    Vars: the rules in force and their hash. Environment: the profile's warehouse and DuckDB
+    limits, the run's as-of date, aging date and id, and `extra_env` (a re-rating's candidate),
+    which change from run to run: as vars they would stop dbt from re-using its parse of the
+    project (an environment value re-parses only the files that read it). Cosmos passes
+    Airflow templates for the run's values.
     """
     rules = effective_rules(config.rules)
-    variables = {**rules, "rules_hash": rules_hash(rules), **(extra_vars or {})}
+    variables = {**rules, "rules_hash": rules_hash(rules)}
     environment = {
         **dbt_profile_environment(config),
         "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
         "KAM_AS_OF_DATE": as_of,
         "KAM_AGING_AS_OF_DATE": aging_as_of,
         "KAM_RUN_ID": run_id,
+        **(extra_env or {}),
     }
     return variables, environment
 
@@ -233,7 +235,7 @@ def run_dbt(
     command: list[str],
     *,
     run: Run,
-    extra_vars: dict[str, Any] | None = None,
+    extra_env: dict[str, str] | None = None,
     target_dir: Path | None = None,
     echo: Echo = print,
 ) -> BuildResult:
@@ -248,7 +250,7 @@ def run_dbt(
         as_of=run.as_of.isoformat(),
         run_id=run.run_id,
         aging_as_of=run.aging_as_of.isoformat() if run.aging_as_of else "",
-        extra_vars=extra_vars,
+        extra_env=extra_env,
     )
     result.rules_hash = variables["rules_hash"]
 
@@ -303,7 +305,7 @@ def run_build(
     run: Run,
     *,
     select: str | None = None,
-    extra_vars: dict[str, Any] | None = None,
+    extra_env: dict[str, str] | None = None,
     full_refresh: bool = False,
     echo: Echo = print,
 ) -> BuildResult:
@@ -324,7 +326,7 @@ def run_build(
         # whenever the code is new to this warehouse (and in make test), not again on every
         # run of unchanged code. The marts' tests run on every build.
         command += ["--exclude-resource-type", "unit_test", "--exclude", "tag:code_check"]
-    result = run_dbt(config, command, run=run, extra_vars=extra_vars, echo=echo)
+    result = run_dbt(config, command, run=run, extra_env=extra_env, echo=echo)
     if not select and not result.failures:
         record_built_code(config)
     log = config.home.logs_dir / "dbt.log"

@@ -10,7 +10,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, closing, contextmanager
 from datetime import date
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from kam.config import Config, load_config
 from kam.console import summary
@@ -110,7 +110,7 @@ def build_step(
     echo: Echo,
     *,
     select: str | None = None,
-    extra_vars: dict[str, Any] | None = None,
+    extra_env: dict[str, str] | None = None,
     full_refresh: bool = False,
 ) -> None:
     """dbt build (or the part of it downstream of `select`); a failing node fails the run."""
@@ -120,7 +120,7 @@ def build_step(
 
     started = time.monotonic()
     build = run_build(
-        config, run, select=select, extra_vars=extra_vars, full_refresh=full_refresh, echo=echo
+        config, run, select=select, extra_env=extra_env, full_refresh=full_refresh, echo=echo
     )
     run.phases["build"] = run.phases.get("build", 0.0) + time.monotonic() - started
     run.build = build

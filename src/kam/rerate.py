@@ -243,13 +243,13 @@ def gate_candidate_step(
     """The marts rebuilt as if the candidate were approved, then gated."""
     approved_at = datetime.now(UTC).replace(tzinfo=None, microsecond=0)
     run.facts["approval"] = {"approved_by": approved_by, "approved_at": approved_at.isoformat()}
-    candidate_vars = {
-        "candidate_run_id": candidate,
-        "candidate_approved_by": approved_by,
-        "candidate_approved_at": approved_at.isoformat(sep=" "),
+    candidate_env = {
+        "KAM_CANDIDATE_RUN_ID": candidate,
+        "KAM_CANDIDATE_APPROVED_BY": approved_by,
+        "KAM_CANDIDATE_APPROVED_AT": approved_at.isoformat(sep=" "),
     }
     with prewarmed_suites(config) as suites:
-        build_step(config, run, echo, select=FROZEN_SELECTION, extra_vars=candidate_vars)
+        build_step(config, run, echo, select=FROZEN_SELECTION, extra_env=candidate_env)
         run.facts["changes"] = _changes_summary(config, run.facts["rating_year"])
         gate_step(config, run, accept_churn, echo, suites=suites)
 
