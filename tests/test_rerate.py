@@ -123,13 +123,14 @@ def test_a_rating_without_approver_is_pending_and_unpublished(published_home, tm
     ).fetchone()[0]
     con.close()
     assert frozen > 0
-    # Approving publishes exactly the pending rating (nothing recomputed).
-    _rerate(home, 2024, "--approved-by", "Wang Fang", "--accept-churn")
+    # Approving publishes exactly the pending rating (nothing recomputed); a quote in the
+    # approver's name is kept as written.
+    _rerate(home, 2024, "--approved-by", "Fang O'Brien", "--accept-churn")
     assert query_published(
         home,
         "SELECT DISTINCT run_id, approved_by, rating_status FROM marts.customer_ratings "
         "WHERE rating_year = 2024",
-    ) == [(pending_run, "Wang Fang", "approved")]
+    ) == [(pending_run, "Fang O'Brien", "approved")]
     assert (
         query_published(
             home, "SELECT count(*) FROM marts.customer_ratings WHERE rating_year = 2024"

@@ -11,7 +11,7 @@ with runs as (
         supersedes_run_id,
         case
             when run_id = '{{ env_var("KAM_CANDIDATE_RUN_ID", "") }}'
-                then '{{ env_var("KAM_CANDIDATE_APPROVED_BY", "") }}'
+                then '{{ env_var("KAM_CANDIDATE_APPROVED_BY", "") | replace("'", "''") }}'
             else approved_by
         end as approved_by,
         case
