@@ -19,13 +19,6 @@ activities as (
     from {{ ref('stg_raw__crm_activities') }}
 ),
 
-years as (
-    select distinct
-        rating_year,
-        year_end
-    from {{ ref('int_customer_years') }}
-),
-
 classified_activities as (
     select
         activities.rating_year,
@@ -73,31 +66,16 @@ sizes as (
     select * from prospect_sizes
 ),
 
-last_contact as (
-    select
-        status.customer_id,
-        status.rating_year,
-        status.final_class as class,
-        max(activities.activity_date) as last_activity_date
-    from {{ ref('int_customer_ratings') }} as status
-    left join {{ ref('stg_raw__crm_activities') }} as activities
-        on
-            status.customer_id = activities.customer_id
-            and activities.activity_date <= {{ fiscal_year_end('status.rating_year') }}
-    where status.list_status is not null
-    group by status.customer_id, status.rating_year, status.final_class
-),
-
+-- Listed accounts without contact for more than uncontacted_days by the year's end, by their
+-- final class (int_portfolio_accounts decides who is uncontacted, for the portfolios too).
 uncontacted as (
     select
-        last_contact.rating_year,
-        coalesce(last_contact.class, 'A') as class,
+        rating_year,
+        coalesce(final_class, 'A') as class,
         count(*) as uncontacted_key_accounts
-    from last_contact
-    inner join years on last_contact.rating_year = years.rating_year
-    where last_contact.last_activity_date is null
-        or {{ days_between('last_contact.last_activity_date', 'years.year_end') }} > {{ var('uncontacted_days') }}
-    group by last_contact.rating_year, coalesce(last_contact.class, 'A')
+    from {{ ref('int_portfolio_accounts') }}
+    where uncontacted
+    group by rating_year, coalesce(final_class, 'A')
 ),
 
 totals as (
