@@ -26,12 +26,13 @@
     make_date(cast({{ year_expr }} as integer), cast({{ month_expr }} as integer), cast({{ day_expr }} as integer))
 {%- endmacro %}
 
+{#- Whole days / months from start to end, a bigint on every engine (Spark's are ints). -#}
 {% macro days_between(start_expr, end_expr) -%}
-    {{ dbt.datediff(start_expr, end_expr, 'day') }}
+    cast({{ dbt.datediff(start_expr, end_expr, 'day') }} as bigint)
 {%- endmacro %}
 
 {% macro months_between(start_expr, end_expr) -%}
-    {{ dbt.datediff(start_expr, end_expr, 'month') }}
+    cast({{ dbt.datediff(start_expr, end_expr, 'month') }} as bigint)
 {%- endmacro %}
 
 {#- The run's as-of date: var as_of_date, else KAM_AS_OF_DATE (how kam passes it), else today. -#}

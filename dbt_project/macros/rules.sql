@@ -15,7 +15,7 @@
 {%- endmacro %}
 
 {% macro truthy(expr) -%}
-    lower(cast({{ expr }} as varchar)) in ('true', 't', '1', 'yes', 'y')
+    lower(cast({{ expr }} as {{ dbt.type_string() }})) in ('true', 't', '1', 'yes', 'y')
 {%- endmacro %}
 
 {#- The 1:2:2 split by position: A = first a_count, B = next b_count, C = the rest. -#}
@@ -60,7 +60,7 @@
                        'status', 'strategic_flag'] -%}
     {%- set parts = [] -%}
     {%- for column in columns -%}
-        {%- do parts.append("coalesce(cast(" ~ column ~ " as varchar), '∅')") -%}
+        {%- do parts.append("coalesce(cast(" ~ column ~ " as " ~ dbt.type_string() ~ "), '∅')") -%}
         {%- if not loop.last -%}{%- do parts.append("'|'") -%}{%- endif -%}
     {%- endfor -%}
     {{ return(parts) }}

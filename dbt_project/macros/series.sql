@@ -12,5 +12,5 @@
 {%- endmacro %}
 
 {% macro spark__integer_series(n) -%}
-    select explode(sequence(0, {{ n }})) as period_offset
+    select explode(sequence(cast(0 as bigint), {{ n }})) as period_offset
 {%- endmacro %}

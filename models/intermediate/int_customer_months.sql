@@ -7,11 +7,11 @@
 -- line may move to another customer or month). A touched customer-month left with no line is
 -- written with line_count 0 and deleted by the post-hook.
 {{ config(
-    materialized='incremental',
+    materialized=kam.incremental_materialization(),
     unique_key=['customer_id', 'order_month'],
     incremental_strategy='delete+insert',
     on_schema_change='fail',
-    post_hook="delete from {{ this }} where line_count = 0",
+    post_hook=kam.incremental_hooks(["delete from {{ this }} where line_count = 0"]),
 ) }}
 
 with lines as (

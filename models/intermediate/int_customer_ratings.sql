@@ -24,9 +24,9 @@ from frozen
 union all
 select
     {{ frozen_rating_columns('computed') }},
-    cast('{{ var("run_id", none) or env_var("KAM_RUN_ID", "") or "adhoc" }}' as varchar) as run_id,
-    cast('{{ var("rules_hash", "") }}' as varchar) as rules_hash,
-    cast(null as varchar) as approved_by,
+    cast('{{ var("run_id", none) or env_var("KAM_RUN_ID", "") or "adhoc" }}' as {{ dbt.type_string() }}) as run_id,
+    cast('{{ var("rules_hash", "") }}' as {{ dbt.type_string() }}) as rules_hash,
+    cast(null as {{ dbt.type_string() }}) as approved_by,
     cast(null as timestamp) as approved_at,
     'computed' as rating_status
 from computed

@@ -66,7 +66,7 @@ activity_totals as (
         customer_id,
         {{ fiscal_year('activity_date') }} as rating_year,
         count(*) filter (where activity_type = 'complaint') as complaint_count,
-        avg(satisfaction_score) as satisfaction_score
+        avg(cast(satisfaction_score as double)) as satisfaction_score
     from {{ ref('stg_raw__crm_activities') }}
     group by customer_id, {{ fiscal_year('activity_date') }}
 ),
@@ -133,13 +133,13 @@ select
     gross_margin,
     collections,
     invoiced,
-    case when invoiced <> 0 then collections / invoiced end as collection_rate,
+    case when invoiced <> 0 then cast(collections as double) / cast(invoiced as double) end as collection_rate,
     open_receivables,
-    case when invoiced <> 0 then open_receivables / invoiced * days_in_year end as dso_days,
+    case when invoiced <> 0 then cast(open_receivables as double) / cast(invoiced as double) * days_in_year end as dso_days,
     overdue_amount,
-    case when open_receivables <> 0 then overdue_amount / open_receivables end as overdue_share,
+    case when open_receivables <> 0 then cast(overdue_amount as double) / cast(open_receivables as double) end as overdue_share,
     -- (revenue − previous) / previous: exactly 0.2 for +20%, where revenue / previous − 1 is not.
-    case when previous_revenue <> 0 then (revenue - previous_revenue) / previous_revenue end
+    case when previous_revenue <> 0 then cast(revenue - previous_revenue as double) / cast(previous_revenue as double) end
         as revenue_growth,
     previous_revenue,
     returned_amount,

@@ -59,7 +59,9 @@ ordered as (
                 then cast(scored.score_exact as double) / ((scored.active_customers - 1) * cast(scored.weight_total as double))
             else 0
         end as score,
-        row_number() over (partition by scored.rating_year order by scored.score_exact desc, scored.customer_id asc) as rank,
+        -- bigint on every engine (Spark's row_number() is an int)
+        cast(row_number() over (partition by scored.rating_year order by scored.score_exact desc, scored.customer_id asc) as bigint)
+            as rank,
         row_number() over (
             partition by scored.rating_year order by coalesce(scored.collections, 0) desc, scored.customer_id asc
         ) as collections_rank,
@@ -78,9 +80,9 @@ classed as (
         sum(ordered.scale_value) over (
             partition by ordered.rating_year order by ordered.rank rows between unbounded preceding and current row
         ) as scale_running,
-        row_number() over (
+        cast(row_number() over (
             partition by ordered.rating_year order by ordered.scale_value desc, ordered.customer_id asc
-        ) as value_position,
+        ) as bigint) as value_position,
         coalesce(sum(ordered.scale_value) over (
             partition by ordered.rating_year
             order by ordered.scale_value desc, ordered.customer_id asc
@@ -118,7 +120,7 @@ select
     score_exact,
     score,
     rank,
-    case when scale_total <> 0 then scale_running / scale_total end as cumulative_share,
+    case when scale_total <> 0 then cast(scale_running as double) / cast(scale_total as double) end as cumulative_share,
     {{ class_by_rank('rank') }} as composite_class,
     case when has_payments then {{ class_by_rank('collections_rank') }} end as class_collections,
     case when has_cost then {{ class_by_rank('margin_rank') }} end as class_margin,

@@ -52,7 +52,7 @@ assessed as (
         measured.customer_id,
         measured.rating_year,
         measured.revenue,
-        case when year_totals.total_revenue > 0 then measured.revenue / year_totals.total_revenue end
+        case when year_totals.total_revenue > 0 then cast(measured.revenue as double) / cast(year_totals.total_revenue as double) end
             as revenue_share,
         measured.collections,
         measured.invoiced,

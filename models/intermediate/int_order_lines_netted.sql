@@ -6,7 +6,7 @@
 -- key; superseded rows never come back, so nothing else has to be deleted. Nothing here
 -- depends on a rule var, so a change of rules never leaves stale rows behind.
 {{ config(
-    materialized='incremental',
+    materialized=kam.incremental_materialization(),
     unique_key=['order_id', 'line_no'],
     incremental_strategy='delete+insert',
     on_schema_change='fail',

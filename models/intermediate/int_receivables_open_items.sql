@@ -13,15 +13,15 @@
 -- recomputed gets a row without invoice_id, whose key makes the merge delete its earlier rows;
 -- the post-hooks delete these markers and the cut-offs no longer needed.
 {{ config(
-    materialized='incremental',
+    materialized=kam.incremental_materialization(),
     unique_key=['cutoff_date', 'customer_id'],
     incremental_strategy='delete+insert',
     on_schema_change='fail',
-    post_hook=[
+    post_hook=kam.incremental_hooks([
         "delete from {{ this }} where invoice_id is null",
         "delete from {{ this }} where cutoff_date not in
             (select cutoff_date from {{ ref('int_receivables_as_of_dates') }})",
-    ],
+    ]),
 ) }}
 
 with cutoffs as (

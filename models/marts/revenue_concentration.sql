@@ -38,8 +38,8 @@ top_counts as (
     select distinct
         rating_year,
         active_customers,
-        greatest(1, (active_customers + 5) // 10) as top_decile_customers,
-        greatest(1, (2 * active_customers + 5) // 10) as top_quintile_customers
+        greatest(1, {{ kam.integer_divide('active_customers + 5', 10) }}) as top_decile_customers,
+        greatest(1, {{ kam.integer_divide('2 * active_customers + 5', 10) }}) as top_quintile_customers
     from ranked
 ),
 
@@ -91,16 +91,16 @@ select
     active_totals.top_decile_customers,
     active_totals.top_decile_revenue,
     case when active_totals.active_revenue > 0
-            then cast(active_totals.top_decile_revenue / active_totals.active_revenue as double)
+            then cast(active_totals.top_decile_revenue as double) / cast(active_totals.active_revenue as double)
     end as top_decile_share,
     active_totals.top_quintile_customers,
     active_totals.top_quintile_revenue,
     case when active_totals.active_revenue > 0
-            then cast(active_totals.top_quintile_revenue / active_totals.active_revenue as double)
+            then cast(active_totals.top_quintile_revenue as double) / cast(active_totals.active_revenue as double)
     end as top_quintile_share,
     base.existing_customer_revenue,
     case when base.revenue > 0
-            then cast(base.existing_customer_revenue / base.revenue as double)
+            then cast(base.existing_customer_revenue as double) / cast(base.revenue as double)
     end as existing_customer_share,
     base.revenue - base.existing_customer_revenue as new_customer_revenue
 from base

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import sys
 import threading
 import warnings
 from collections.abc import Callable
@@ -42,7 +43,16 @@ def import_gx():
     os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
     warnings.filterwarnings("ignore", module="great_expectations")
     logging.getLogger("great_expectations").setLevel(logging.ERROR)
-    import great_expectations as gx
+    # kam validates pandas DataFrames: GX is kept from pyspark (installed for engine: spark),
+    # whose import in the gate's worker process takes it for a doctest run and exits it.
+    hide_pyspark = "pyspark" not in sys.modules
+    if hide_pyspark:
+        sys.modules["pyspark"] = None  # type: ignore[assignment]
+    try:
+        import great_expectations as gx
+    finally:
+        if hide_pyspark:
+            del sys.modules["pyspark"]
     from great_expectations.data_context.types.base import ProgressBarsConfig
     from tqdm import tqdm
 
