@@ -7,8 +7,9 @@ UV := $(shell command -v uv 2>/dev/null || echo $(TOOLS)/bin/uv)
 export UV_PYTHON_DOWNLOADS := never
 export UV_LINK_MODE := copy
 SCALE ?= 1
+ENGINE ?= duckdb
 
-.PHONY: install demo test lint format dictionary bench clean
+.PHONY: install install-spark demo test test-spark lint format dictionary bench clean
 
 $(TOOLS)/bin/uv:
 	$(PYTHON) -m venv $(TOOLS)
@@ -17,11 +18,19 @@ $(TOOLS)/bin/uv:
 # Byte-compiled once here: every kam process then starts without compiling dbt, Airflow and
 # Great Expectations from source (halves their import time; more where PYTHONDONTWRITEBYTECODE
 # is set, as on CI machines, where nothing compiled at import time is kept).
+# --inexact: what install-spark added stays.
 .venv/.installed: uv.lock pyproject.toml | $(UV)
-	$(UV) sync --locked --quiet --compile-bytecode
+	$(UV) sync --locked --inexact --quiet --compile-bytecode
 	touch $@
 
 install: .venv/.installed
+
+# engine: spark (kam.yml): dbt-spark and pyspark (~560 MB), not needed by the embedded engine.
+.venv/.installed-spark: .venv/.installed
+	$(UV) sync --locked --inexact --quiet --compile-bytecode --group spark
+	touch $@
+
+install-spark: .venv/.installed-spark
 
 demo: install
 	$(UV) run --no-sync kam demo
@@ -43,8 +52,12 @@ dictionary: install
 test: lint
 	$(UV) run --no-sync pytest -q
 
-bench: install
-	$(UV) run --no-sync python benchmarks/run.py --scale $(SCALE)
+# The same generated home built on both engines, every mart compared (slow: see README).
+test-spark: install-spark
+	$(UV) run --no-sync pytest -q -n 0 -m slow tests/test_spark.py
+
+bench: install $(if $(filter spark,$(ENGINE)),install-spark)
+	$(UV) run --no-sync python benchmarks/run.py --scale $(SCALE) --engine $(ENGINE)
 
 clean:
 	rm -rf .venv $(TOOLS) kam_home .pytest_cache benchmarks/results/*.tmp

@@ -62,7 +62,7 @@ def kam_daily():
             env_vars=DBT["env"],
         ),
         profile_config=ProfileConfig(
-            profile_name="kam", target_name="duckdb", profiles_yml_filepath=DBT["profiles_yml"]
+            profile_name="kam", target_name=DBT["target"], profiles_yml_filepath=DBT["profiles_yml"]
         ),
         execution_config=ExecutionConfig(
             execution_mode=ExecutionMode.LOCAL, invocation_mode=InvocationMode.DBT_RUNNER

@@ -27,3 +27,18 @@ def test_a_worker_does_not_rerun_the_parent_main_script(tmp_path):
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "('error', ValueError('answer from the worker'))"
     assert "Traceback" not in done.stderr
+
+
+def test_an_exit_in_a_worker_comes_back_as_an_error_not_as_an_exit():
+    """pyspark, imported by GX in the gate's worker, once raised SystemExit(0) there: sent back
+    as it was, the run raised it again and ended with exit code 0 without publishing."""
+    from multiprocessing import Pipe
+
+    from kam.workers import send_error
+
+    ours, theirs = Pipe()
+    send_error(theirs, SystemExit(0))
+    kind, error = ours.recv()
+    assert kind == "error"
+    assert isinstance(error, RuntimeError)
+    assert str(error) == "the worker was asked to exit: SystemExit: 0"

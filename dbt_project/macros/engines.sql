@@ -79,3 +79,31 @@
 {% macro spark__integer_divide(numerator, denominator) -%}
     ({{ numerator }}) div ({{ denominator }})
 {%- endmacro %}
+
+{#- engine: spark — after every invocation, the relations kam reads back (KAM_SPARK_EXPORTS:
+    the marts and the ratings the gate and re-rating read) that this invocation built are
+    written as Parquet to KAM_SPARK_EXPORT_LOCATION/<schema>/<name>/ (kam.spark loads them
+    into the warehouse). On DuckDB kam reads them where dbt built them. -#}
+{% macro export_relations(results) -%}
+    {{ return(adapter.dispatch('export_relations', 'kam')(results)) }}
+{%- endmacro %}
+
+{% macro default__export_relations(results) -%}
+{%- endmacro %}
+
+{% macro spark__export_relations(results) -%}
+    {%- if execute -%}
+        {%- set wanted = env_var('KAM_SPARK_EXPORTS', '').split(',') -%}
+        {%- set location = env_var('KAM_SPARK_EXPORT_LOCATION', '') -%}
+        {%- for result in results -%}
+            {%- set node = result.node -%}
+            {%- set relation = node.schema ~ '.' ~ node.alias -%}
+            {%- if node.resource_type == 'model' and result.status == 'success' and relation in wanted -%}
+                {%- do run_query(
+                    "insert overwrite directory '" ~ location ~ "/" ~ node.schema ~ "/" ~ node.alias
+                    ~ "' using parquet select * from " ~ relation
+                ) -%}
+            {%- endif -%}
+        {%- endfor -%}
+    {%- endif -%}
+{%- endmacro %}

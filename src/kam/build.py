@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from kam import spark
 from kam.config import Config, load_config
 from kam.console import detail, summary
 from kam.db import connect
@@ -37,9 +38,12 @@ class BuildResult:
 
 
 def dbt_profile_environment(config: Config) -> dict[str, str]:
-    """The variables profiles.yml reads: the warehouse file and kam.yml's DuckDB limits."""
+    """The variables profiles.yml reads: the warehouse file and kam.yml's DuckDB limits, and
+    with engine: spark the Spark target and its settings."""
     warehouse = config.home.warehouse_path
+    engine = spark.profile_environment(config) if config.engine == "spark" else {}
     return {
+        **engine,
         "KAM_WAREHOUSE": str(warehouse),
         "KAM_DBT_THREADS": str(config.duckdb.threads or 2),
         "KAM_DUCKDB_THREADS": str(config.duckdb.threads or os.cpu_count() or 1),
@@ -189,25 +193,29 @@ def prepare_warehouse(
     Returns whether they did. With record_code, the current code is recorded as built at once
     (Airflow, where dbt runs in later tasks); kam build records it after a build that passed.
     keep_models leaves them as they are (a partial build)."""
+    if config.engine == "spark":
+        spark.check_engine(config)
     con = connect(config.home.warehouse_path, config.duckdb)
     try:
         create_raw_schema(con)
         load_overrides(con, config.home)
-        if keep_models:
-            return False
+        starting_over = False
         built_with = read_models_fingerprint(con)
         fingerprint = models_fingerprint()
-        starting_over = full_refresh or built_with != fingerprint
-        if starting_over:
+        if not keep_models and (full_refresh or built_with != fingerprint):
+            starting_over = True
             if built_with is not None:
                 reason = "--full-refresh" if full_refresh else "the dbt code changed"
                 echo(f"build: full refresh of the incremental models ({reason})")
             con.execute(f"DROP SCHEMA IF EXISTS {INCREMENTAL_SCHEMA} CASCADE")
             if record_code:
                 write_models_fingerprint(con, fingerprint)
-        return starting_over
     finally:
         con.close()
+    if config.engine == "spark":
+        # Spark reads the raw layer as it stands now, the override register included.
+        spark.export_raw_layer(config)
+    return starting_over
 
 
 def record_built_code(config: Config) -> None:
@@ -280,9 +288,12 @@ def run_dbt(
             outcome = dbtRunner(callbacks=[on_event]).invoke(arguments)
         finally:
             release_dbt_connection()
-    result.seconds = time.monotonic() - started
     if outcome.exception is not None:
         raise KamError(f"dbt {command[0]} could not run: {str(outcome.exception).splitlines()[0]}")
+    if config.engine == "spark" and command[0] in ("build", "run"):
+        # What Spark built, into the warehouse the gate, re-rating and publication read.
+        spark.import_results(config)
+    result.seconds = time.monotonic() - started
     for node_result in getattr(outcome.result, "results", []) or []:
         node = node_result.node
         status = str(node_result.status)

@@ -37,7 +37,33 @@ SOURCE_KEYS = (
     "header_row",
     "sheet",
 )
-TOP_KEYS = ("preset", "sources", "duckdb", "rules", "gate", "publish", "schedule")
+TOP_KEYS = (
+    "preset",
+    "sources",
+    "engine",
+    "spark",
+    "duckdb",
+    "rules",
+    "gate",
+    "publish",
+    "schedule",
+)
+# Where dbt builds the models (PRODUCT.md section 9): embedded DuckDB, or Apache Spark.
+ENGINES = ("duckdb", "spark")
+SPARK_METHODS = ("session", "thrift")
+SPARK_KEYS = (
+    "method",
+    "master",
+    "driver_memory",
+    "host",
+    "port",
+    "user",
+    "auth",
+    "schema",
+    "password_env",
+    "raw_location",
+    "export_location",
+)
 GATE_DEFAULTS = {"max_churn": 0.40, "max_volume_drop": 0.50, "max_data_age_days": None}
 # The time zone of the schedule and of "today" (every run's default as-of date).
 DEFAULT_TIMEZONE = "Asia/Shanghai"
@@ -95,6 +121,27 @@ class DuckDBSettings:
 
 
 @dataclass(frozen=True)
+class SparkSettings:
+    """kam.yml `spark:` (engine: spark): a Spark session in kam's process (method: session),
+    or a cluster's Spark Thrift server (method: thrift). raw_location: where kam writes the
+    raw layer as Parquet for Spark to read; export_location: where Spark writes the relations
+    kam reads back (both default under the home; on a cluster, storage both can reach)."""
+
+    method: str = "session"
+    # A local session on every core; a failed task is retried up to 4 times, as on a cluster.
+    master: str = "local[*,4]"
+    driver_memory: str = "2g"
+    host: str | None = None
+    port: int = 10000
+    user: str | None = None
+    auth: str = "NONE"
+    schema: str = "kam"
+    password_env: str | None = None  # the environment variable holding the password
+    raw_location: str | None = None
+    export_location: str | None = None
+
+
+@dataclass(frozen=True)
 class GateSettings:
     """Bounds of the checks against earlier runs (PRODUCT.md section 5)."""
 
@@ -108,6 +155,8 @@ class Config:
     home: Home
     sources: dict[str, SourceConfig]
     duckdb: DuckDBSettings = field(default_factory=DuckDBSettings)
+    engine: str = "duckdb"
+    spark: SparkSettings = field(default_factory=SparkSettings)
     rules: dict[str, Any] = field(default_factory=dict)
     gate: GateSettings = field(default_factory=GateSettings)
     publish: dict[str, Any] = field(default_factory=dict)
@@ -217,6 +266,28 @@ def _parse_source(name: str, spec: Any, default_preset: str | None) -> SourceCon
     )
 
 
+def _parse_spark(raw: Any) -> SparkSettings:
+    if not isinstance(raw, dict):
+        raise _fail("spark", "expected a mapping")
+    _check_keys("spark", raw, SPARK_KEYS)
+    method = raw.get("method", "session")
+    if method not in SPARK_METHODS:
+        raise _fail("spark.method", f"{method!r} is not one of {', '.join(SPARK_METHODS)}")
+    port = raw.get("port", 10000)
+    if isinstance(port, bool) or not isinstance(port, int) or not 0 < port < 65536:
+        raise _fail("spark.port", "expected a port number")
+    if method == "thrift" and not raw.get("host"):
+        raise _fail("spark.host", "method: thrift needs the Thrift server's host")
+    for key in ("master", "driver_memory", "host", "user", "auth", "schema", "password_env"):
+        if key in raw and not isinstance(raw[key], str):
+            raise _fail(f"spark.{key}", "expected a text value")
+    settings = {key: raw[key] for key in SPARK_KEYS if raw.get(key) is not None}
+    for key in ("raw_location", "export_location"):
+        if key in settings:
+            settings[key] = str(settings[key])
+    return SparkSettings(**settings)
+
+
 def parse_config(home: Home, raw: Any) -> Config:
     """Validate a parsed kam.yml document."""
     raw = raw or {}
@@ -245,6 +316,10 @@ def parse_config(home: Home, raw: Any) -> Config:
         threads=threads,
         temp_directory=duckdb_raw.get("temp_directory"),
     )
+    engine = raw.get("engine", "duckdb")
+    if engine not in ENGINES:
+        raise _fail("engine", f"{engine!r} is not one of {', '.join(ENGINES)}")
+    spark = _parse_spark(raw.get("spark") or {})
     for section in ("rules", "gate", "publish", "schedule"):
         if not isinstance(raw.get(section) or {}, dict):
             raise _fail(section, "expected a mapping")
@@ -289,6 +364,8 @@ def parse_config(home: Home, raw: Any) -> Config:
         gate=GateSettings(**{**GATE_DEFAULTS, **gate_raw}),
         sources=sources,
         duckdb=settings,
+        engine=engine,
+        spark=spark,
         rules=rules,
         publish=dict(raw.get("publish") or {}),
         schedule=dict(raw.get("schedule") or {}),

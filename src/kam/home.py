@@ -48,6 +48,12 @@ class Home:
         return self.warehouse_dir / "kam.duckdb"
 
     @property
+    def spark_dir(self) -> Path:
+        """engine: spark — the local session's warehouse and metastore, the raw layer as
+        Parquet and the relations Spark exports for kam (each under its own folder)."""
+        return self.root / "spark"
+
+    @property
     def published_dir(self) -> Path:
         return self.root / "published"
 

@@ -106,6 +106,8 @@ def dbt_settings() -> dict[str, Any]:
     return {
         "project_dir": DBT_PROJECT_DIR,
         "profiles_yml": DBT_PROJECT_DIR / "profiles.yml",
+        # The profile's target: duckdb, or spark_session / spark_thrift (engine: spark).
+        "target": environment.get("KAM_DBT_TARGET", "duckdb"),
         "manifest": dbt_manifest(config),
         "env": environment,
         "vars": variables,
@@ -164,6 +166,11 @@ def gate(context: dict[str, Any], accept_churn: bool = False) -> None:
         config, "gate", _echo, as_of=run_as_of(context), run_id=kam_run_id(context)
     ) as run:
         run.checks = []  # a retried gate judges afresh
+        if config.engine == "spark":
+            from kam.spark import import_results
+
+            # The relations the Cosmos tasks built on Spark, into the warehouse.
+            import_results(config)
         gate_step(config, run, accept_churn, _echo, dbt_tested_upstream=True)
 
 

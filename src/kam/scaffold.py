@@ -20,6 +20,9 @@ sources:
 
 TEMPLATE_TAIL = """\
 # duckdb: {memory_limit: 4GB, threads: 2, temp_directory: /tmp/kam}
+# The models on Apache Spark instead of embedded DuckDB (docs/spark.md):
+# engine: spark
+# spark: {method: session, master: "local[*,4]", driver_memory: 2g}
 # Overrides of the rating rules (docs/rating-rules.md); the defaults apply when absent.
 rules: {}
 """

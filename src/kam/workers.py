@@ -107,7 +107,11 @@ def _work(serve: Callable[..., None], connection: Connection, *args: Any) -> Non
 
 
 def send_error(connection: Connection, error: BaseException) -> None:
-    """An error of the worker, for the run to raise again (as text if it does not pickle)."""
+    """An error of the worker, for the run to raise again (as text if it does not pickle). An
+    exit (SystemExit, as a library may raise on import) is an error too: raised again as it
+    is, it would end the run with the library's exit code, 0 for a run that did not finish."""
+    if not isinstance(error, Exception):
+        error = RuntimeError(f"the worker was asked to exit: {type(error).__name__}: {error}")
     try:
         connection.send(("error", error))
     except Exception:
