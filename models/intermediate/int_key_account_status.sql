@@ -181,6 +181,8 @@ with_previous as (
     select
         core.*,
         case
+            -- A list made at another rating unit (rate_at) is not this year's to compare with.
+            when previous_year.rate_at <> '{{ var("rate_at") }}' then false
             when previous_year.rating_status = 'approved'
                 then coalesce(frozen.list_status = 'listed', false)
             else coalesce(previous.core_listed and not previous.low_satisfaction, false)
