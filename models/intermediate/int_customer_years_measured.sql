@@ -112,39 +112,6 @@ measured as (
     left join activity_totals
         on customer_years.customer_id = activity_totals.customer_id
             and customer_years.rating_year = activity_totals.rating_year
-),
-
-with_previous as (
-    select
-        measured.*,
-        previous.revenue as previous_revenue
-    from measured
-    left join measured as previous
-        on measured.customer_id = previous.customer_id
-            and measured.rating_year = previous.rating_year + 1
 )
 
-select
-    customer_id,
-    rating_year,
-    year_start,
-    year_end,
-    revenue,
-    gross_margin,
-    collections,
-    invoiced,
-    case when invoiced <> 0 then collections / invoiced end as collection_rate,
-    open_receivables,
-    case when invoiced <> 0 then open_receivables / invoiced * days_in_year end as dso_days,
-    overdue_amount,
-    case when open_receivables <> 0 then overdue_amount / open_receivables end as overdue_share,
-    -- (revenue − previous) / previous: exactly 0.2 for +20%, where revenue / previous − 1 is not.
-    case when previous_revenue <> 0 then (revenue - previous_revenue) / previous_revenue end
-        as revenue_growth,
-    previous_revenue,
-    returned_amount,
-    complaint_count,
-    active,
-    satisfaction_score,
-    max_days_past_due
-from with_previous
+{{ select_with_derived_metrics('measured') }}

@@ -48,6 +48,7 @@ units as (
         rating_year,
         min(year_start) as year_start,
         min(year_end) as year_end,
+        {{ days_between('min(year_start)', 'min(year_end)') }} + 1 as days_in_year,
         count(*) as member_customers,
         sum(revenue) as revenue,
         sum(gross_margin) as gross_margin,
@@ -63,48 +64,14 @@ units as (
     group by rating_unit_id, rating_year
 ),
 
-with_previous as (
+unit_years as (
     select
         units.*,
-        {{ days_between('units.year_start', 'units.year_end') }} + 1 as days_in_year,
-        previous.revenue as previous_revenue
+        satisfaction.satisfaction_score
     from units
-    left join units as previous
-        on units.customer_id = previous.customer_id
-            and units.rating_year = previous.rating_year + 1
+    left join satisfaction
+        on units.customer_id = satisfaction.rating_unit_id
+            and units.rating_year = satisfaction.rating_year
 )
 
-select
-    with_previous.customer_id,
-    with_previous.rating_year,
-    with_previous.year_start,
-    with_previous.year_end,
-    with_previous.member_customers,
-    with_previous.revenue,
-    with_previous.gross_margin,
-    with_previous.collections,
-    with_previous.invoiced,
-    case when with_previous.invoiced <> 0 then with_previous.collections / with_previous.invoiced end
-        as collection_rate,
-    with_previous.open_receivables,
-    case
-        when with_previous.invoiced <> 0
-            then with_previous.open_receivables / with_previous.invoiced * with_previous.days_in_year
-    end as dso_days,
-    with_previous.overdue_amount,
-    case when with_previous.open_receivables <> 0 then with_previous.overdue_amount / with_previous.open_receivables end
-        as overdue_share,
-    case
-        when with_previous.previous_revenue <> 0
-            then (with_previous.revenue - with_previous.previous_revenue) / with_previous.previous_revenue
-    end as revenue_growth,
-    with_previous.previous_revenue,
-    with_previous.returned_amount,
-    with_previous.complaint_count,
-    with_previous.active,
-    satisfaction.satisfaction_score,
-    with_previous.max_days_past_due
-from with_previous
-left join satisfaction
-    on with_previous.customer_id = satisfaction.rating_unit_id
-        and with_previous.rating_year = satisfaction.rating_year
+{{ select_with_derived_metrics('unit_years') }}
