@@ -11,6 +11,7 @@ A = round(n/5), B = round(2n/5). kam's published classes must agree, per group a
 from __future__ import annotations
 
 import json
+from datetime import date
 from pathlib import Path
 
 import pandas as pd
@@ -19,6 +20,7 @@ import yaml
 
 from tests.conftest import AS_OF, query, query_published, run_kam
 from tests.helpers import copy_home, write_overrides
+from tests.test_baseline import _load_baseline
 
 YEAR = 2025
 
@@ -227,6 +229,15 @@ def test_every_unit_and_every_customer_is_classed_as_worked_out(
             )
         )
         assert published == expected["abc_class"].to_dict()
+
+
+def test_the_pandas_baseline_rated_per_group_equals_the_published_marts(group_home) -> None:
+    """benchmarks/baselines/pandas_baseline.py --rate-at group: customer_abc of every closed
+    year per group, customer_value and revenue_concentration per customer, and the retention
+    cohorts by the class of each customer's group, all from the raw export files."""
+    baseline = _load_baseline()
+    frames = baseline.compute(group_home, date.fromisoformat(AS_OF), rate_at="group")
+    assert baseline.compare(group_home, frames) == []
 
 
 def test_the_gate_recounts_units_and_passes(group_home) -> None:
