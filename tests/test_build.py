@@ -188,10 +188,10 @@ def test_an_unknown_rule_is_a_one_line_config_error(published_home, tmp_path):
         done = run_kam(command, home=home)
         assert done.returncode == 2, command
         assert done.stderr.startswith("kam: kam.yml: rules.abc_ratios: unknown rule"), command
-    # A value outside a rule's choices, one kam does not build, and a run setting are refused.
+    # A value outside a rule's choices and a run setting are refused.
     for rule, value, message in (
         ("abc_method", "pareto", "'pareto' is not one of composite, value_share"),
-        ("rate_at", "group", "'group' is not one of customer (rating customer groups"),
+        ("rate_at", "region", "'region' is not one of customer, group"),
         ("aging_as_of_date", "2026-03-31", "a setting of each run, not a rule"),
     ):
         config["rules"] = {rule: value}

@@ -43,8 +43,9 @@ def _differences(duckdb_home: Path, spark_home: Path) -> list[str]:
     found = []
     for name, relation in read_marts().items():
         columns = [c for c in relation.columns if c.name not in RUN_COLUMNS]
-        order = ", ".join(relation.grain) + ", ALL" if relation.grain else "ALL"
-        sql = f"SELECT {', '.join(c.name for c in columns)} FROM marts.{name} ORDER BY {order}"
+        names = [c.name for c in columns]
+        order = [*relation.grain, *(n for n in names if n not in relation.grain)]
+        sql = f"SELECT {', '.join(names)} FROM marts.{name} ORDER BY {', '.join(order)}"
         expected, got = query_published(duckdb_home, sql), query_published(spark_home, sql)
         if len(expected) != len(got):
             found.append(f"{name}: {len(expected)} rows on DuckDB, {len(got)} on Spark")

@@ -11,7 +11,9 @@ Covered: `customer_value`, `customer_abc` and `revenue_concentration` for the ra
 closed at `as_of` (calendar years ending before it), `retention_cohorts` for the `all`, `A`,
 `B`, `C` segments of both grains. Skipped, because they need the key-account list
 (eligibility, stability, overrides, approvals): the `key_accounts` segment and the
-`listed_customers` / `listed_retention` columns.
+`listed_customers` / `listed_retention` columns. `--rate-at group` rates customer groups
+(kam.yml `rules: {rate_at: group}`): `customer_abc` per top parent of the CRM export, its
+customers' figures summed.
 
 Money is read as float and every money total rounded to cents (the exports carry cents), so
 mathematically equal totals compare equal when ranking.
@@ -55,6 +57,7 @@ PAYMENT_COLUMNS = {
     "回款日期": "payment_date",
     "回款金额": "amount",
 }
+CRM_COLUMNS = {"客户编码": "customer_id", "上级客户编码": "parent_customer_id"}
 ACTIVITY_COLUMNS = {
     "活动编号": "activity_id",
     "客户编码": "customer_id",
@@ -282,6 +285,53 @@ def customer_value(exports: dict[str, pd.DataFrame | None]) -> pd.DataFrame:
         "revenue_growth", "previous_revenue", "returned_amount", "complaint_count", "active",
     ]  # fmt: skip
     return value[columns].sort_values(["rating_year", "customer_id"], ignore_index=True)
+
+
+def top_parents(home: Path) -> pd.Series:
+    """customer_id -> its group's top parent in the CRM export: parent_customer_id followed up
+    to four levels, as kam does; a customer without a parent is its own."""
+    parents = read_source(home, "crm_accounts", CRM_COLUMNS, ["customer_id"])
+    parent = parents.set_index("customer_id")["parent_customer_id"].dropna()
+    top = parent[parent != parent.index]
+    for _ in range(3):
+        above = top.map(parent)
+        top = above.where(above.notna() & (above != top.index), top)
+    return top
+
+
+def unit_of(customer_ids: pd.Series, unit: pd.Series) -> pd.Series:
+    """Each customer's rating unit: unit[customer_id], else the customer itself."""
+    mapped = customer_ids.map(unit)
+    return mapped.astype(object).where(mapped.notna(), customer_ids)
+
+
+def rate_units(
+    value: pd.DataFrame, months: pd.DataFrame, unit: pd.Series
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The customer-years and customer-months rolled up to rating units (`unit`: customer_id ->
+    unit id; a customer not in it is its own): amounts summed, margin over the known ones,
+    active when one customer is, growth against the unit's year before."""
+    units = value.assign(customer_id=unit_of(value["customer_id"], unit))
+    rolled = units.groupby(["customer_id", "rating_year"]).agg(
+        revenue=("revenue", "sum"),
+        collections=("collections", lambda values: values.sum(min_count=1)),
+        gross_margin=("gross_margin", lambda values: values.sum(min_count=1)),
+        active=("active", "any"),
+    )
+    rolled = rolled.reset_index()
+    previous = rolled[["customer_id", "rating_year", "revenue"]].rename(
+        columns={"revenue": "previous_revenue"}
+    )
+    rolled = rolled.merge(
+        previous.assign(rating_year=previous["rating_year"] + 1),
+        on=["customer_id", "rating_year"],
+        how="left",
+    )
+    unit_months = months.assign(customer_id=unit_of(months["customer_id"], unit))
+    unit_months = unit_months.groupby(["customer_id", "month"], as_index=False).agg(
+        revenue=("revenue", "sum"), active=("active", "any")
+    )
+    return rolled, unit_months
 
 
 def split_counts(n: int) -> tuple[int, int]:
@@ -525,9 +575,9 @@ def revenue_concentration(value: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def compute(home: Path, as_of: date) -> dict[str, pd.DataFrame]:
+def compute(home: Path, as_of: date, rate_at: str = "customer") -> dict[str, pd.DataFrame]:
     """customer_value, customer_abc, revenue_concentration (years closed at as_of) and
-    retention_cohorts from raw files."""
+    retention_cohorts from raw files; customer_abc per customer group with rate_at group."""
     exports = read_exports(home)
     orders = exports["orders"]
     has_payments = exports["payments"] is not None
@@ -535,12 +585,17 @@ def compute(home: Path, as_of: date) -> dict[str, pd.DataFrame]:
 
     value = customer_value(exports)
     months = monthly_revenue(orders)
-    abc = customer_abc(value, months, has_payments, has_cost)
+    unit = top_parents(home) if rate_at == "group" else pd.Series(dtype=object)
+    abc = customer_abc(*rate_units(value, months, unit), has_payments, has_cost)
 
-    # the segment by class: the class of the customer's first rated (active) year
+    # the segment by class: the class of the customer's unit in the unit's first rated year
     first_class = (
         abc.sort_values("rating_year").drop_duplicates("customer_id").set_index("customer_id")
     )
+    customers = pd.Series(months["customer_id"].unique())
+    first_class = pd.DataFrame(
+        {"abc_class": unit_of(customers, unit).map(first_class["abc_class"])}
+    ).set_index(customers)
     years = months.assign(period=months["month"].dt.to_period("Y").dt.to_timestamp())
     years = years.groupby(["customer_id", "period"]).agg(
         revenue=("revenue", "sum"), active=("active", "any")
@@ -630,10 +685,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--home", type=Path, required=True, help="a home published by `kam run`")
     parser.add_argument("--as-of", type=date.fromisoformat, required=True, help="kam run's --as-of")
+    parser.add_argument(
+        "--rate-at", choices=("customer", "group"), default="customer", help="kam.yml's rate_at"
+    )
     args = parser.parse_args()
 
     started = time.perf_counter()
-    frames = compute(args.home, args.as_of)
+    frames = compute(args.home, args.as_of, args.rate_at)
     seconds = time.perf_counter() - started
     rows = ", ".join(f"{name} {len(frame):,}" for name, frame in frames.items())
     mismatches = compare(args.home, frames)

@@ -65,3 +65,16 @@
     {%- endfor -%}
     {{ return(parts) }}
 {%- endmacro %}
+
+{#- One text field of a JSON document (the rules recorded with a rating run). -#}
+{% macro json_text(json_expr, key) -%}
+    {{ return(adapter.dispatch('json_text', 'kam')(json_expr, key)) }}
+{%- endmacro %}
+
+{% macro default__json_text(json_expr, key) -%}
+    json_extract_string({{ json_expr }}, '$.{{ key }}')
+{%- endmacro %}
+
+{% macro spark__json_text(json_expr, key) -%}
+    get_json_object({{ json_expr }}, '$.{{ key }}')
+{%- endmacro %}

@@ -7,6 +7,9 @@ with runs as (
         run_id,
         rating_year,
         rules_hash,
+        -- The rating unit it was made at (runs recorded before kam wrote the rules: customer,
+        -- the only one there was).
+        coalesce({{ json_text('rules', 'rate_at') }}, 'customer') as rate_at,
         as_of,
         supersedes_run_id,
         case
@@ -39,6 +42,7 @@ select
     frozen.run_id,
     {{ frozen_rating_columns('frozen') }},
     runs.rules_hash,
+    runs.rate_at,
     runs.as_of,
     runs.approved_by,
     runs.approved_at,

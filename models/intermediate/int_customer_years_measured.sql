@@ -66,7 +66,7 @@ activity_totals as (
         customer_id,
         {{ fiscal_year('activity_date') }} as rating_year,
         count(*) filter (where activity_type = 'complaint') as complaint_count,
-        avg(cast(satisfaction_score as double)) as satisfaction_score
+        avg(satisfaction_score) as satisfaction_score
     from {{ ref('stg_raw__crm_activities') }}
     group by customer_id, {{ fiscal_year('activity_date') }}
 ),
@@ -112,39 +112,6 @@ measured as (
     left join activity_totals
         on customer_years.customer_id = activity_totals.customer_id
             and customer_years.rating_year = activity_totals.rating_year
-),
-
-with_previous as (
-    select
-        measured.*,
-        previous.revenue as previous_revenue
-    from measured
-    left join measured as previous
-        on measured.customer_id = previous.customer_id
-            and measured.rating_year = previous.rating_year + 1
 )
 
-select
-    customer_id,
-    rating_year,
-    year_start,
-    year_end,
-    revenue,
-    gross_margin,
-    collections,
-    invoiced,
-    case when invoiced <> 0 then cast(collections as double) / cast(invoiced as double) end as collection_rate,
-    open_receivables,
-    case when invoiced <> 0 then cast(open_receivables as double) / cast(invoiced as double) * days_in_year end as dso_days,
-    overdue_amount,
-    case when open_receivables <> 0 then cast(overdue_amount as double) / cast(open_receivables as double) end as overdue_share,
-    -- (revenue − previous) / previous: exactly 0.2 for +20%, where revenue / previous − 1 is not.
-    case when previous_revenue <> 0 then cast(revenue - previous_revenue as double) / cast(previous_revenue as double) end
-        as revenue_growth,
-    previous_revenue,
-    returned_amount,
-    complaint_count,
-    active,
-    satisfaction_score,
-    max_days_past_due
-from with_previous
+{{ select_with_derived_metrics('measured') }}

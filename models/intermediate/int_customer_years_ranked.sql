@@ -1,4 +1,6 @@
--- ABC classification (ABC客户分析法, seed 002) of the customers active in each rating year.
+-- ABC classification (ABC客户分析法, seed 002) of the rating units active in each rating year:
+-- customers, or under rate_at group the groups named by their top parent with their customers'
+-- figures summed (int_rating_unit_years_measured); "customer" below means the unit.
 -- Composite score: weighted percentile ranks of the scale indicator (collections 回款额, or
 -- revenue without payments) and the contribution indicator (gross margin 毛利额, dropped
 -- without cost), renormalised over the indicators that exist. Ranks are integers, so the
@@ -10,7 +12,7 @@
 {%- set weight_contribution = var('weight_contribution') | float %}
 
 with measured as (
-    select * from {{ ref('int_customer_years_measured') }}
+    select * from {{ ref('int_rating_unit_years_measured') }}
     where active
 ),
 

@@ -1,7 +1,8 @@
--- Loyalty stars (seed 000's carrier example): 3, 4 or 5 stars for star_months consecutive
+-- Loyalty stars (seed 000's carrier example) of every ranked unit (rate_at: a customer, or a
+-- group with its members' months summed): 3, 4 or 5 stars for star_months consecutive
 -- months of the rating year with monthly revenue above each of the three thresholds. The
 -- thresholds are star_thresholds when set (absolute, every year alike), else the year's
--- star_percentiles of the monthly revenues of its customer-months with revenue > 0, by the
+-- star_percentiles of the monthly revenues of its unit-months with revenue > 0, by the
 -- nearest-rank method: in ascending order, the value at position ceil(p × n).
 {%- set thresholds = var('star_thresholds') %}
 {%- set percentiles = var('star_percentiles') %}
@@ -13,14 +14,19 @@ with ranked as (
     from {{ ref('int_customer_years_ranked') }}
 ),
 
+-- Monthly revenue per rating unit (its members' months summed; a customer without a
+-- profile is its own unit).
 monthly_revenue as (
     select
-        customer_id,
-        {{ fiscal_year('order_month') }} as rating_year,
-        {{ months_between(fiscal_year_start(fiscal_year('order_month')), 'order_month') }}
+        coalesce(profiles.rating_unit_id, months.customer_id) as customer_id,
+        {{ fiscal_year('months.order_month') }} as rating_year,
+        {{ months_between(fiscal_year_start(fiscal_year('months.order_month')), 'months.order_month') }}
             as month_offset,
-        revenue
-    from {{ ref('int_customer_months') }}
+        sum(months.revenue) as revenue
+    from {{ ref('int_customer_months') }} as months
+    left join {{ ref('int_customer_profiles_current') }} as profiles
+        on months.customer_id = profiles.customer_id
+    group by coalesce(profiles.rating_unit_id, months.customer_id), months.order_month
 ),
 
 levels as (

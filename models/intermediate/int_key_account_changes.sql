@@ -1,13 +1,25 @@
 -- Year-over-year movement of the computed key-account list against last year's list in force
 -- (frozen where that year is rated, else computed): entered, left, promoted, demoted, kept,
 -- with the metrics and the rule that drove it. A customer that left may have no row in the
--- later year.
+-- later year. A list in force made at another rating unit (rate_at customer against group) is
+-- not compared: every account on this year's list enters, none leaves.
 with status as (
     select * from {{ ref('int_key_account_status') }}
 ),
 
+-- Years whose list in force was made at another rating unit (rate_at) than this run's: their
+-- accounts are not this year's, so nothing is compared with them.
+other_unit_years as (
+    select
+        rating_year,
+        rate_at
+    from {{ ref('int_rating_years') }}
+    where rate_at <> '{{ var("rate_at") }}'
+),
+
 previous_ratings as (
     select * from {{ ref('int_key_account_status_in_force') }}
+    where rating_year not in (select other_unit_years.rating_year from other_unit_years)
 ),
 
 years as (
@@ -85,6 +97,8 @@ select
         when pairs.list_status = 'watch' then 'below the A cut-off, within the stability buffer'
         when pairs.previous_list_status = 'watch' and pairs.list_status is null
             then 'second year below the A cut-off'
+        when other_unit_year.rate_at is not null
+            then 'last year''s list was rated per ' || other_unit_year.rate_at
         when pairs.list_status is null then 'class ' || coalesce(current_status.final_class, 'none')
         when pairs.level <> pairs.previous_level then 'level ' || pairs.level
         else 'class ' || current_status.final_class
@@ -96,3 +110,4 @@ left join status as current_status
 left join previous_ratings as previous_rating
     on pairs.customer_id = previous_rating.customer_id
         and pairs.rating_year = previous_rating.rating_year + 1
+left join other_unit_years as other_unit_year on pairs.rating_year = other_unit_year.rating_year + 1

@@ -1,5 +1,8 @@
 -- The key-account list (大客户清单) of every rating year, as the rules compute it, with the
--- metrics each rating is made from (what `kam rerate` freezes).
+-- metrics each rating is made from (what `kam rerate` freezes). It lists rating units
+-- (int_rating_unit_years_measured): customers, or under rate_at group groups named by their top
+-- parent, whose figures are the group's sums and whose profile (CRM status, credit rating and
+-- limit, strategic flag) is the top parent's; an override names the unit.
 -- Eligible: collection rate >= min (when known), gross margin > min (when known), CRM status
 -- not excluded, credit rating not excluded, and, when their bounds are set, the returned share
 -- of revenue and the complaints (质量损失) within them. Listed: final class A and eligible, or an
@@ -19,7 +22,7 @@
 {%- set min_satisfaction_score = var('min_satisfaction_score') %}
 {%- set risk_overdue_days = var('risk_overdue_days') %}
 with measured as (
-    select * from {{ ref('int_customer_years_measured') }}
+    select * from {{ ref('int_rating_unit_years_measured') }}
 ),
 
 ranked as (
@@ -178,6 +181,8 @@ with_previous as (
     select
         core.*,
         case
+            -- A list made at another rating unit (rate_at) is not this year's to compare with.
+            when previous_year.rate_at <> '{{ var("rate_at") }}' then false
             when previous_year.rating_status = 'approved'
                 then coalesce(frozen.list_status = 'listed', false)
             else coalesce(previous.core_listed and not previous.low_satisfaction, false)

@@ -1,7 +1,7 @@
 -- Every CRM activity with the salesperson whose time it took (the activity's owner, else the
 -- current owner of the customer's account), the customer's current region, and the policy
--- group of the customer's class in the activity's year (as in account_coverage: A, B+C, or
--- prospects for a customer without a class that year).
+-- group of the class of the customer's rating unit in the activity's year (as in
+-- account_coverage: A, B+C, or prospects for a customer without a class that year).
 with activities as (
     select
         customer_id,
@@ -22,7 +22,8 @@ profiles as (
     select
         customer_id,
         account_owner,
-        region
+        region,
+        rating_unit_id
     from {{ ref('int_customer_profiles_current') }}
 )
 
@@ -37,6 +38,8 @@ select
         else 'prospects'
     end as policy_group
 from activities
-left join classes
-    on activities.customer_id = classes.customer_id and activities.rating_year = classes.rating_year
 left join profiles on activities.customer_id = profiles.customer_id
+left join classes
+    on
+        coalesce(profiles.rating_unit_id, activities.customer_id) = classes.customer_id
+        and activities.rating_year = classes.rating_year

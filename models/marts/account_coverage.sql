@@ -1,6 +1,8 @@
 -- Coverage (seed 003: key accounts ~10% of customers get ~60% of the time): per rating year
--- and class, customers, their share of CRM activities against the policy target (A / B+C /
--- prospects), and listed key accounts not contacted for more than uncontacted_days by year end.
+-- and class, the rated accounts (rating units: customers, or groups under rate_at group), their
+-- share of CRM activities against the policy target (A / B+C / prospects: customers contacted
+-- outside any rated unit), and listed key accounts not contacted for more than
+-- uncontacted_days by year end.
 {%- set targets = var('coverage_targets') %}
 
 with classes as (
@@ -11,12 +13,17 @@ with classes as (
     from {{ ref('customer_abc') }}
 ),
 
+-- An activity counts for its customer's rating unit (the customer itself under rate_at
+-- customer, its group under rate_at group; a customer without a profile is its own unit).
 activities as (
     select
-        customer_id,
-        activity_date,
-        {{ fiscal_year('activity_date') }} as rating_year
-    from {{ ref('stg_raw__crm_activities') }}
+        activities.customer_id,
+        coalesce(profiles.rating_unit_id, activities.customer_id) as rating_unit_id,
+        activities.activity_date,
+        {{ fiscal_year('activities.activity_date') }} as rating_year
+    from {{ ref('stg_raw__crm_activities') }} as activities
+    left join {{ ref('int_customer_profiles_current') }} as profiles
+        on activities.customer_id = profiles.customer_id
 ),
 
 classified_activities as (
@@ -25,7 +32,7 @@ classified_activities as (
         coalesce(classes.abc_class, 'prospects') as class
     from activities
     left join classes
-        on activities.customer_id = classes.customer_id and activities.rating_year = classes.rating_year
+        on activities.rating_unit_id = classes.customer_id and activities.rating_year = classes.rating_year
 ),
 
 activity_counts as (
@@ -54,7 +61,7 @@ prospect_sizes as (
     from activities
     where not exists (
             select 1 from classes
-            where classes.customer_id = activities.customer_id
+            where classes.customer_id = activities.rating_unit_id
                 and classes.rating_year = activities.rating_year
         )
     group by rating_year

@@ -1,10 +1,12 @@
--- ABC tiers per active customer and year, with the growth segment and loyalty stars.
+-- ABC tiers per active rating unit and year, with the growth segment and loyalty stars. The
+-- unit is the customer (rate_at customer) or the group named by its top parent (rate_at
+-- group), with the figures of its members (int_rating_unit_years_measured).
 with ranked as (
     select * from {{ ref('int_customer_years_ranked') }}
 ),
 
 measured as (
-    select * from {{ ref('int_customer_years_measured') }}
+    select * from {{ ref('int_rating_unit_years_measured') }}
 ),
 
 stars as (
@@ -23,7 +25,8 @@ classed as (
         ranked.*,
         measured.revenue,
         measured.revenue_growth,
-        measured.previous_revenue
+        measured.previous_revenue,
+        measured.member_customers
     from ranked
     inner join measured
         on ranked.customer_id = measured.customer_id and ranked.rating_year = measured.rating_year
@@ -52,7 +55,8 @@ select
     stars.stars,
     classed.active_customers,
     classed.a_count,
-    classed.b_count
+    classed.b_count,
+    classed.member_customers
 from classed
 inner join medians on classed.rating_year = medians.rating_year
 left join stars

@@ -1,6 +1,7 @@
 -- Customer ratings (客户评级) of every closed year: the frozen, approved rating where the year
 -- was rated (kam rerate, 年度重新评级), else the rating this run computes (rating_status
--- 'computed', no approver), with the metrics it was made from.
+-- 'computed', no approver), with the metrics it was made from. A row rates an account: a
+-- customer, or under rate_at group (the year's rate_at) a group named by its top parent.
 with ratings as (
     select * from {{ ref('int_customer_ratings') }}
 ),
@@ -30,7 +31,8 @@ select
     ratings.rules_hash,
     ratings.approved_by,
     ratings.approved_at,
-    ratings.rating_status
+    ratings.rating_status,
+    rating_years.rate_at
 from ratings
 inner join rating_years
     on

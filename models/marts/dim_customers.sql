@@ -1,4 +1,7 @@
--- Every known customer: current CRM profile, group, first/last order, current class and level.
+-- Every known customer: current CRM profile, group, rating unit (the customer itself under
+-- rate_at customer, its group under rate_at group), first/last order, its unit's latest class,
+-- and its status and level on the published list (as itself, or as its group where the
+-- published year was rated per group).
 with profiles as (
     select * from {{ ref('int_customer_profiles_current') }}
 ),
@@ -30,7 +33,13 @@ latest_class as (
     where recency = 1
 ),
 
--- The list status and level on the published list (key_accounts' year).
+-- The list status and level on the published list (key_accounts' year), of the account the
+-- customer is on it as: itself, or its group where that year was rated per group.
+published_year as (
+    select rate_at from {{ ref('int_rating_years') }}
+    where is_published
+),
+
 ratings as (
     select ratings.*
     from {{ ref('int_customer_ratings') }} as ratings
@@ -59,8 +68,12 @@ select
     latest_class.abc_class as current_class,
     latest_class.rating_year as current_class_year,
     ratings.list_status as current_list_status,
-    ratings.level as current_level
+    ratings.level as current_level,
+    profiles.rating_unit_id
 from profiles
 left join order_span on profiles.customer_id = order_span.customer_id
-left join latest_class on profiles.customer_id = latest_class.customer_id
-left join ratings on profiles.customer_id = ratings.customer_id
+left join latest_class on profiles.rating_unit_id = latest_class.customer_id
+left join published_year on true
+left join ratings
+    on case when published_year.rate_at = 'group' then profiles.group_id else profiles.customer_id end
+        = ratings.customer_id

@@ -1,12 +1,17 @@
 -- The key-account list (大客户清单) of the published year: the latest approved year, else
 -- (nothing rated yet) the latest closed year as computed. A rated year's metrics, shares and
--- risk flag are the frozen ones it was approved with; name, group and owner are current.
+-- risk flag are the frozen ones it was approved with; name, group and owner are current. An
+-- account is a customer, or where the year was rated per group (rate_at) a group, named by
+-- its top parent, with the figures of all its customers and that customer's profile.
 with ratings as (
     select * from {{ ref('int_customer_ratings') }}
 ),
 
 published_year as (
-    select rating_year from {{ ref('int_rating_years') }}
+    select
+        rating_year,
+        rate_at
+    from {{ ref('int_rating_years') }}
     where is_published
 ),
 
@@ -42,7 +47,8 @@ select
     ratings.run_id,
     ratings.rating_status,
     profiles.relationship_type,
-    ratings.credit_support
+    ratings.credit_support,
+    published_year.rate_at
 from ratings
 inner join published_year on ratings.rating_year = published_year.rating_year
 left join profiles on ratings.customer_id = profiles.customer_id

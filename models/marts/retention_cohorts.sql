@@ -1,8 +1,10 @@
 -- Retention cohorts: a customer's cohort is its first active month (or rating year). For every
 -- cohort and offset up to the last period with data: cohort size, active customers, logo
 -- retention, revenue of the cohort's customers and revenue retention against offset 0.
--- Segments: all customers; the class of the customer's first rated year; and the key-account
--- list of a year (year grain), where `listed_customers` counts those still on the list.
+-- Segments: all customers; the class of the customer's rating unit in the unit's first rated
+-- year; and the key-account list of a year (year grain: the customers of its listed accounts,
+-- every customer of a listed group where the year was rated per group), where
+-- `listed_customers` counts those still on the list.
 with periods as (
     select * from {{ ref('int_customer_periods') }}
 ),
@@ -15,6 +17,17 @@ last_period as (
     group by cohort_grain
 ),
 
+-- A customer's rating unit under the rules in force (itself under rate_at customer, its group
+-- under rate_at group; a customer without a profile is its own unit), and its group.
+profiles as (
+    select
+        customer_id,
+        group_id,
+        rating_unit_id
+    from {{ ref('int_customer_profiles_current') }}
+),
+
+-- The class of each rating unit in its first rated year.
 first_class as (
     select
         customer_id,
@@ -27,6 +40,35 @@ first_class as (
         from {{ ref('customer_abc') }}
     ) as classes
     where year_order = 1
+),
+
+-- The accounts on each year's list, with the unit the year was rated at.
+listed_accounts as (
+    select
+        ratings.customer_id,
+        ratings.rating_year,
+        rating_years.rate_at
+    from {{ ref('int_customer_ratings') }} as ratings
+    left join {{ ref('int_rating_years') }} as rating_years
+        on ratings.rating_year = rating_years.rating_year
+    where ratings.list_status is not null
+),
+
+-- Their customers: the account itself where the year was rated per customer, every customer
+-- of the group where it was rated per group.
+listed_customers as (
+    select
+        customer_id,
+        rating_year
+    from listed_accounts
+    where coalesce(rate_at, 'customer') <> 'group'
+    union
+    select
+        profiles.customer_id,
+        listed_accounts.rating_year
+    from listed_accounts
+    inner join profiles on listed_accounts.customer_id = profiles.group_id
+    where listed_accounts.rate_at = 'group'
 ),
 
 members as (
@@ -56,7 +98,9 @@ segmented as (
         first_class.abc_class as segment,
         null as tracks_listing
     from members
-    inner join first_class on members.customer_id = first_class.customer_id
+    left join profiles on members.customer_id = profiles.customer_id
+    inner join first_class
+        on coalesce(profiles.rating_unit_id, members.customer_id) = first_class.customer_id
     union all
     select
         'year' as cohort_grain,
@@ -64,8 +108,7 @@ segmented as (
         cast({{ fiscal_year_start('rating_year') }} as date) as cohort,
         'key_accounts' as segment,
         true as tracks_listing
-    from {{ ref('int_customer_ratings') }}
-    where list_status is not null
+    from listed_customers
 ),
 
 cohort_sizes as (
@@ -127,12 +170,11 @@ listing as (
             as period_offset,
         count(*) as listed_customers
     from segmented
-    inner join {{ ref('int_customer_ratings') }} as status
+    inner join listed_customers as status
         on
             segmented.tracks_listing
             and segmented.customer_id = status.customer_id
             and segmented.cohort <= cast({{ fiscal_year_start('status.rating_year') }} as date)
-    where status.list_status is not null
     group by all
 ),
 

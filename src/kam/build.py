@@ -136,6 +136,8 @@ def dbt_manifest(config: Config) -> Path:
         PROJECT_ROOT / "models", DBT_PROJECT_DIR / "macros", DBT_PROJECT_DIR / "data-tests"
     )
     digest.update(json.dumps(variables, sort_keys=True).encode())
+    # The engine's adapter decides configs at parse time (materializations on Spark).
+    digest.update(environment.get("KAM_DBT_TARGET", "duckdb").encode())
     digest.update(version("dbt-core").encode())
     fingerprint = digest.hexdigest()
     manifest = AIRFLOW_MANIFEST_DIR / "manifest.json"

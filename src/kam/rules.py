@@ -16,7 +16,7 @@ from kam.paths import DBT_PROJECT_DIR
 RUN_VARS = ("as_of_date", "aging_as_of_date")
 RUN_OPTIONS = {"as_of_date": "--as-of", "aging_as_of_date": "--aging-as-of"}
 # Rules with a closed set of values.
-CHOICES = {"abc_method": ("composite", "value_share"), "rate_at": ("customer",)}
+CHOICES = {"abc_method": ("composite", "value_share"), "rate_at": ("customer", "group")}
 # Bounds that are off (null) unless set: a number when set.
 OPTIONAL_NUMBERS = (
     "max_returned_share",
@@ -26,8 +26,6 @@ OPTIONAL_NUMBERS = (
 )
 # Three numbers, one per star (3, 4, 5); star_thresholds may be null (percentiles decide).
 STAR_RULES = ("star_thresholds", "star_percentiles")
-# Values of PRODUCT.md that kam does not implement yet: refused rather than ignored.
-NOT_BUILT = {"rate_at": "rating customer groups by their top parent is not built yet"}
 
 
 @cache
@@ -74,10 +72,7 @@ def effective_rules(overrides: dict[str, Any]) -> dict[str, Any]:
             raise ConfigError(f"kam.yml: rules.{key}: expected three numbers, for 3, 4 and 5 stars")
         allowed = CHOICES.get(key)
         if allowed is not None and value not in allowed:
-            raise ConfigError(
-                f"kam.yml: rules.{key}: {value!r} is not one of {', '.join(allowed)}"
-                + (f" ({NOT_BUILT[key]})" if key in NOT_BUILT else "")
-            )
+            raise ConfigError(f"kam.yml: rules.{key}: {value!r} is not one of {', '.join(allowed)}")
     return {**defaults, **overrides}
 
 

@@ -50,15 +50,20 @@ DATASETS: dict[str, str] = {
         ORDER BY k.customer_id
     """,
     # The year under review, recounted from its final classes, independently of the models'
-    # own counts: what the rule gives each rated customer (by its position: A = the first
-    # round_half_up(n · a / total), B the next round_half_up(n · b / total); the Pareto class
-    # with abc_method value_share), or the class of a set_class override. Stability never
-    # moves a class; watch members and overrides are reported beside the counts.
+    # own counts: what the rule gives each rated unit (a customer, or a group under rate_at
+    # group; by its position: A = the first round_half_up(n · a / total), B the next
+    # round_half_up(n · b / total); the Pareto class with abc_method value_share), or the class
+    # of a set_class override. Stability never moves a class; watch members and overrides are
+    # reported beside the counts. The units counted must be those of the rules in force: a
+    # rated customer_id that is no customer's rating_unit_id (dim_customers) is a customer
+    # rated apart from its group, or a rating made at another rate_at.
     "abc_class_counts": """
         WITH rated AS (
             SELECT
                 r.customer_id, r.rank, r.final_class, r.list_status,
                 o.action, o.override_class, abc.value_share_class,
+                r.customer_id NOT IN (SELECT rating_unit_id FROM marts.dim_customers)
+                    AS outside_units,
                 count(*) OVER () AS n
             FROM marts.customer_ratings AS r
             LEFT JOIN raw.overrides AS o ON r.override_id = o.override_id
@@ -97,18 +102,24 @@ DATASETS: dict[str, str] = {
             count(*) FILTER (action = 'set_class') AS overridden,
             count(*) FILTER (list_status = 'watch') AS on_watch,
             string_agg(customer_id, ', ' ORDER BY rank)
-                FILTER (final_class IS DISTINCT FROM expected_class) AS not_as_the_rule
+                FILTER (final_class IS DISTINCT FROM expected_class) AS not_as_the_rule,
+            count(*) FILTER (outside_units) AS rated_outside_units,
+            string_agg(customer_id, ', ' ORDER BY rank) FILTER (outside_units) AS not_rating_units
         FROM expected
         HAVING count(*) > 0
     """,
     # The override register entries of the year under review (expired: before the as-of date
-    # of the run that rates the year). A frozen year's overrides are history.
+    # of the run that rates the year). A frozen year's overrides are history. An override names
+    # the rated unit: under rate_at group, the group's top parent, not another member.
     "overrides": """
         SELECT
             o.override_id, o.customer_id, o.rating_year, o.action, o.override_class,
             o.reason, o.approved_by, o.approved_on, o.expires_on,
-            coalesce(o.expires_on < $as_of, false) AS expired
+            coalesce(o.expires_on < $as_of, false) AS expired,
+            c.rating_unit_id,
+            coalesce(c.rating_unit_id = o.customer_id, true) AS names_rating_unit
         FROM raw.overrides AS o
+        LEFT JOIN marts.dim_customers AS c ON o.customer_id = c.customer_id
         WHERE o.rating_year = $rating_year
         ORDER BY o.override_id
     """,

@@ -35,8 +35,9 @@ def _listed(con: duckdb.DuckDBPyConnection, rating_year: int) -> set[str]:
 def churn_check(
     con: duckdb.DuckDBPyConnection, rating_year: int | None, bound: float, accepted: bool
 ) -> CheckResult:
-    """Customers entering or leaving the list of the year under review, as a share of the list
-    of the year before in force (frozen where that year is rated, else computed)."""
+    """Accounts entering or leaving the list of the year under review, as a share of the list
+    of the year before in force (frozen where that year is rated, else computed); not compared
+    when the two were rated at different units (rate_at customer and group)."""
     description = f"key-account list churn against the previous year's list at most {bound:.0%}"
     if rating_year is None:
         return CheckResult(
@@ -45,6 +46,20 @@ def churn_check(
             description,
             observed="the published year is frozen: its churn was checked when it was rated",
         )
+    units = dict(
+        con.execute(
+            "SELECT rating_year, rate_at FROM intermediate.int_rating_years "
+            "WHERE rating_year IN (?, ?)",
+            [rating_year - 1, rating_year],
+        ).fetchall()
+    )
+    if units.get(rating_year - 1, units.get(rating_year)) != units.get(rating_year):
+        # Accounts rated per customer and per group are not the same accounts: no churn.
+        observed = (
+            f"{rating_year - 1} was rated per {units[rating_year - 1]}, {rating_year} per "
+            f"{units[rating_year]}: the lists are not compared"
+        )
+        return CheckResult("list_churn_within_bound", True, description, observed=observed)
     (previous_rated,) = con.execute(
         "SELECT count(*) FROM intermediate.int_customer_ratings WHERE rating_year = ?",
         [rating_year - 1],

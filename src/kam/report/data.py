@@ -151,12 +151,16 @@ WHERE cohort_grain = 'year' AND segment = 'all'
 ORDER BY cohort, period_offset
 """
 
-# Receivables of the accounts on the list, by level and days-past-due bucket.
+# Receivables of the accounts on the list, by level and days-past-due bucket: of the listed
+# customers, or of every customer of a listed group where the list was rated per group.
 AGING = """
 WITH listed AS (
     SELECT aging.*, accounts.level
     FROM marts.ar_aging AS aging
-    INNER JOIN marts.key_accounts AS accounts ON aging.customer_id = accounts.customer_id
+    LEFT JOIN marts.dim_customers AS customers ON aging.customer_id = customers.customer_id
+    INNER JOIN marts.key_accounts AS accounts
+        ON CASE WHEN (SELECT max(rate_at) FROM marts.key_accounts) = 'group'
+            THEN customers.group_id ELSE aging.customer_id END = accounts.customer_id
     WHERE aging.as_of_date = (SELECT max(as_of_date) FROM marts.ar_aging)
 )
 SELECT
