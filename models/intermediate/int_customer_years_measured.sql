@@ -66,7 +66,7 @@ activity_totals as (
         customer_id,
         {{ fiscal_year('activity_date') }} as rating_year,
         count(*) filter (where activity_type = 'complaint') as complaint_count,
-        avg(satisfaction_score) as satisfaction_score
+        avg(cast(satisfaction_score as double)) as satisfaction_score
     from {{ ref('stg_raw__crm_activities') }}
     group by customer_id, {{ fiscal_year('activity_date') }}
 ),
