@@ -59,8 +59,8 @@ def _differences(duckdb_home: Path, spark_home: Path) -> list[str]:
 
 @pytest.mark.slow
 def test_both_engines_publish_the_same_marts_before_and_after_a_rerating(tmp_path):
-    """~10 min here (the Spark session builds 40 models and runs 130 tests and 44 unit tests,
-    each a Spark job): slow-marked, run by `make test-spark`."""
+    """15 min here (2026-12-06, a busy machine: the Spark session builds ~45 models and runs
+    ~140 tests and ~50 unit tests, each a Spark job): slow-marked, run by `make test-spark`."""
     duckdb_home = tmp_path / "duckdb"
     run_kam("generate", "--scale", "0.02", "--years", "2021-2025", home=duckdb_home, check=True)
     spark_home = copy_home(duckdb_home, tmp_path / "spark")
