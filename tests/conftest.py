@@ -40,6 +40,7 @@ def run_kam(
     else:
         from kam.cli import run_cli
 
+        _import_gx()
         stdout, stderr = io.StringIO(), io.StringIO()
         with contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(stderr):
             code = run_cli(argv)
@@ -47,6 +48,17 @@ def run_kam(
     if check and result.returncode != 0:
         raise AssertionError(f"kam {' '.join(args)} exited {result.returncode}:\n{result.stderr}")
     return result
+
+
+def _import_gx() -> None:
+    """GX imported once in this test process, as in any long-lived process that has gated: a
+    gate of an in-process run then runs the suites here, where a prewarmed worker process
+    would import GX again (3 s of CPU a gate; kam.pipeline.prewarmed_suites). The worker is
+    what a `kam` process uses: the published home's run is one (published_home), and
+    tests/test_gate_publish.py checks the worker's answers against the suites run here."""
+    from kam.gate.expectations import import_gx
+
+    import_gx()
 
 
 def _rows(database: Path, sql: str, params: list | None) -> list[tuple]:
@@ -72,11 +84,12 @@ AS_OF = "2026-01-15"  # with generated years 2021-2025, rating year 2025 is the 
 
 @pytest.fixture(scope="session")
 def published_home(tmp_path_factory) -> Path:
-    """A generated home (500 customers), run once through the whole pipeline and published.
+    """A generated home (500 customers), run once through the whole pipeline and published,
+    by a `kam run` process as a user runs it (its gate's suites in a prewarmed worker).
 
     Tests that change it work on a copy (tests.helpers.copy_home).
     """
     home = tmp_path_factory.mktemp("published") / "home"
     run_kam("generate", "--scale", "0.05", "--years", "2021-2025", home=home, check=True)
-    run_kam("run", "--as-of", AS_OF, home=home, check=True)
+    run_kam("run", "--as-of", AS_OF, home=home, check=True, process=True)
     return home
