@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import io
+import shutil
 import subprocess
 import sys
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -82,14 +85,36 @@ def query_published(home: Path, sql: str, params: list | None = None) -> list[tu
 AS_OF = "2026-01-15"  # with generated years 2021-2025, rating year 2025 is the latest closed
 
 
+@contextlib.contextmanager
+def _session_lock(path: Path) -> Iterator[None]:
+    """An exclusive lock on `path`, held by one pytest-xdist worker of the session at a time."""
+    with path.open("a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
 @pytest.fixture(scope="session")
-def published_home(tmp_path_factory) -> Path:
+def published_home(tmp_path_factory, worker_id) -> Path:
     """A generated home (500 customers), run once through the whole pipeline and published,
     by a `kam run` process as a user runs it (its gate's suites in a prewarmed worker).
 
-    Tests that change it work on a copy (tests.helpers.copy_home).
+    Built once per session: the first pytest-xdist worker that needs it builds it in the
+    session's temporary directory, which all workers share, and the others wait for it
+    (each worker building its own cost 20 s of CPU per worker). Tests only read it; tests
+    that change it work on a copy (tests.helpers.copy_home).
     """
-    home = tmp_path_factory.mktemp("published") / "home"
-    run_kam("generate", "--scale", "0.05", "--years", "2021-2025", home=home, check=True)
-    run_kam("run", "--as-of", AS_OF, home=home, check=True, process=True)
+    root = tmp_path_factory.getbasetemp()
+    if worker_id != "master":
+        root = root.parent  # the session's directory, above each worker's own
+    built = root / "published" / "built"
+    home = root / "published" / "home"
+    with _session_lock(root / "published.lock"):
+        if not built.exists():
+            shutil.rmtree(home, ignore_errors=True)
+            run_kam("generate", "--scale", "0.05", "--years", "2021-2025", home=home, check=True)
+            run_kam("run", "--as-of", AS_OF, home=home, check=True, process=True)
+            built.touch()
     return home
