@@ -19,6 +19,34 @@ REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO.parent / "shared" / "data"
 
 
+# The modules that take longest, in the order pytest-xdist hands them out (--dist loadscope
+# gives a worker a whole module; --no-loadscope-reorder keeps this order): longest first, so
+# that no long module starts last while the other workers idle. test_dags.py runs its DAG
+# scenarios in processes of their own, the longest chain of the session. The others follow
+# in the order collected.
+LONGEST_FIRST = (
+    "test_dags.py",
+    "test_rerate.py",
+    "test_gate_publish.py",
+    "test_publication_readers.py",
+    "test_incremental.py",
+    "test_rerate_scenario.py",
+    "test_frozen_ratings.py",
+    "test_build.py",
+    "test_ingest_damaged.py",
+    "test_ingest_rules.py",
+    "test_online_retail.py",
+    "test_ingest_generated.py",
+    "test_generate.py",
+    "test_report.py",
+)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    rank = {name: place for place, name in enumerate(LONGEST_FIRST)}
+    items.sort(key=lambda item: rank.get(item.path.name, len(rank)))  # stable: modules stay whole
+
+
 @dataclass
 class Completed:
     returncode: int
