@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import io
+import shutil
 import subprocess
 import sys
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -14,6 +17,34 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO.parent / "shared" / "data"
+
+
+# The modules that take longest, in the order pytest-xdist hands them out (--dist loadscope
+# gives a worker a whole module; --no-loadscope-reorder keeps this order): longest first, so
+# that no long module starts last while the other workers idle. test_dags.py runs its DAG
+# scenarios in processes of their own, the longest chain of the session. The others follow
+# in the order collected.
+LONGEST_FIRST = (
+    "test_dags.py",
+    "test_rerate.py",
+    "test_gate_publish.py",
+    "test_publication_readers.py",
+    "test_incremental.py",
+    "test_rerate_scenario.py",
+    "test_frozen_ratings.py",
+    "test_build.py",
+    "test_ingest_damaged.py",
+    "test_ingest_rules.py",
+    "test_online_retail.py",
+    "test_ingest_generated.py",
+    "test_generate.py",
+    "test_report.py",
+)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    rank = {name: place for place, name in enumerate(LONGEST_FIRST)}
+    items.sort(key=lambda item: rank.get(item.path.name, len(rank)))  # stable: modules stay whole
 
 
 @dataclass
@@ -40,6 +71,7 @@ def run_kam(
     else:
         from kam.cli import run_cli
 
+        _import_gx()
         stdout, stderr = io.StringIO(), io.StringIO()
         with contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(stderr):
             code = run_cli(argv)
@@ -47,6 +79,17 @@ def run_kam(
     if check and result.returncode != 0:
         raise AssertionError(f"kam {' '.join(args)} exited {result.returncode}:\n{result.stderr}")
     return result
+
+
+def _import_gx() -> None:
+    """GX imported once in this test process, as in any long-lived process that has gated: a
+    gate of an in-process run then runs the suites here, where a prewarmed worker process
+    would import GX again (3 s of CPU a gate; kam.pipeline.prewarmed_suites). The worker is
+    what a `kam` process uses: the published home's run is one (published_home), and
+    tests/test_gate_publish.py checks the worker's answers against the suites run here."""
+    from kam.gate.expectations import import_gx
+
+    import_gx()
 
 
 def _rows(database: Path, sql: str, params: list | None) -> list[tuple]:
@@ -70,13 +113,36 @@ def query_published(home: Path, sql: str, params: list | None = None) -> list[tu
 AS_OF = "2026-01-15"  # with generated years 2021-2025, rating year 2025 is the latest closed
 
 
-@pytest.fixture(scope="session")
-def published_home(tmp_path_factory) -> Path:
-    """A generated home (500 customers), run once through the whole pipeline and published.
+@contextlib.contextmanager
+def _session_lock(path: Path) -> Iterator[None]:
+    """An exclusive lock on `path`, held by one pytest-xdist worker of the session at a time."""
+    with path.open("a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
-    Tests that change it work on a copy (tests.helpers.copy_home).
+
+@pytest.fixture(scope="session")
+def published_home(tmp_path_factory, worker_id) -> Path:
+    """A generated home (500 customers), run once through the whole pipeline and published,
+    by a `kam run` process as a user runs it (its gate's suites in a prewarmed worker).
+
+    Built once per session: the first pytest-xdist worker that needs it builds it in the
+    session's temporary directory, which all workers share, and the others wait for it
+    (each worker building its own cost 20 s of CPU per worker). Tests only read it; tests
+    that change it work on a copy (tests.helpers.copy_home).
     """
-    home = tmp_path_factory.mktemp("published") / "home"
-    run_kam("generate", "--scale", "0.05", "--years", "2021-2025", home=home, check=True)
-    run_kam("run", "--as-of", AS_OF, home=home, check=True)
+    root = tmp_path_factory.getbasetemp()
+    if worker_id != "master":
+        root = root.parent  # the session's directory, above each worker's own
+    built = root / "published" / "built"
+    home = root / "published" / "home"
+    with _session_lock(root / "published.lock"):
+        if not built.exists():
+            shutil.rmtree(home, ignore_errors=True)
+            run_kam("generate", "--scale", "0.05", "--years", "2021-2025", home=home, check=True)
+            run_kam("run", "--as-of", AS_OF, home=home, check=True, process=True)
+            built.touch()
     return home

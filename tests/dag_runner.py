@@ -13,6 +13,7 @@ waits for a person. Arguments: the DAG folder and a JSON list of steps, each
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import sys
@@ -30,6 +31,12 @@ MARK = "RESULT "
 
 def main() -> None:
     bag = DagBag(dag_folder=sys.argv[1])
+    # Every task runs in this one process, and Cosmos ends each dbt task with a full
+    # gc.collect() that walks every object of Airflow's, Cosmos' and dbt's imports and of the
+    # parsed DAGs, 40 times a kam_daily run: those objects are set aside from the collector
+    # (gc.freeze; 13 s of CPU less for two kam_daily runs). The tasks run as before.
+    gc.collect()
+    gc.freeze()
     home = Path(os.environ["KAM_HOME"])
     for step in json.loads(sys.argv[2]):
         if step.get("append_kam_yml"):

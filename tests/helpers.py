@@ -47,8 +47,63 @@ def ingest_in_process(home: Path):
 
 
 def copy_home(source: Path, target: Path) -> Path:
+    """A copy of a prepared home whose first build re-uses the original's parse of the dbt
+    project, as the original's next build would (_keep_dbt_parse)."""
     shutil.copytree(source, target, symlinks=True)
+    _keep_dbt_parse(source, target)
     return target
+
+
+def _keep_dbt_parse(source: Path, target: Path) -> None:
+    """dbt keeps its parse of the project in the home's dbt target (partial_parse.msgpack)
+    and re-uses it while, among others, the hash of the profile's connection settings is
+    unchanged. Those settings hold the warehouse's path, so in a copy of a home dbt would parse
+    the whole project again (3-5 s), though nothing it saved holds a path of the home. The
+    copy's saved parse gets the hash of the copy's profile, computed as dbt computes it
+    (ManifestLoader.build_manifest_state_check), and only where the saved hash is the one so
+    computed for the original; the saved vars, project files and env values are still checked
+    by dbt as in any build."""
+    from kam.home import Home
+
+    saved = Home(target).dbt_target_dir / "partial_parse.msgpack"
+    if not saved.exists():
+        return
+    import msgpack
+
+    manifest = msgpack.unpackb(saved.read_bytes(), strict_map_key=False)
+    recorded = manifest.get("state_check", {}).get("profile_hash", {})
+    if recorded.get("checksum") != _dbt_profile_hash(source):
+        return
+    recorded["checksum"] = _dbt_profile_hash(target)
+    saved.write_bytes(msgpack.packb(manifest))
+
+
+def _dbt_profile_hash(home: Path) -> str:
+    """dbt's profile_hash of the home's profile: sha256 of the sorted connection settings, as
+    kam's build renders dbt_project/profiles.yml for it."""
+    import contextvars
+    import pprint
+
+    from dbt.config.profile import Profile, read_profile
+    from dbt.config.renderer import ProfileRenderer
+    from dbt_common.context import set_invocation_context
+
+    from kam.build import dbt_profile_environment, environment_set
+    from kam.config import load_config
+    from kam.home import Home
+    from kam.paths import DBT_PROJECT_DIR
+
+    def connection_settings() -> list:
+        with environment_set(dbt_profile_environment(load_config(Home(home)))):
+            set_invocation_context(os.environ)
+            raw = read_profile(str(DBT_PROJECT_DIR))["kam"]
+            target, profile = Profile.render_profile(raw, "kam", None, ProfileRenderer({}))
+        profile.pop("threads", None)
+        credentials = Profile._credentials_from_profile(profile, "kam", target)
+        return sorted(credentials.connection_info())
+
+    settings = contextvars.copy_context().run(connection_settings)
+    return hashlib.sha256(pprint.pformat(settings).encode()).hexdigest()
 
 
 def snapshot(directory: Path) -> dict[str, str]:

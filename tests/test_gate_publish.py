@@ -235,12 +235,13 @@ def test_a_killed_run_leaves_staging_that_the_next_run_removes(home):
 def test_the_prewarmed_suites_give_the_gate_the_same_results(published_home, tmp_path):
     from types import SimpleNamespace
 
-    from kam.config import DuckDBSettings
+    from kam.config import DuckDBSettings, load_config
     from kam.db import connect
     from kam.gate import _suite_results
     from kam.gate.datasets import Scope
     from kam.gate.expectations import run_suites
     from kam.gate.worker import SuiteWorker
+    from kam.pipeline import prewarmed_suites
 
     def summary(checks):
         return [(c.name, c.passed, c.failing_count, c.observed) for c in checks]
@@ -251,6 +252,9 @@ def test_the_prewarmed_suites_give_the_gate_the_same_results(published_home, tmp
     con = connect(warehouse, read_only=True)
     try:
         here = run_suites(con, scope)
+        # GX is loaded here now: a run in this process gates here, without a worker.
+        with prewarmed_suites(load_config(Home(published_home))) as suites:
+            assert suites is None
         with closing(SuiteWorker(warehouse, DuckDBSettings())) as worker:
             there = worker(scope, tmp_path / "gx")
         assert summary(there) == summary(here)

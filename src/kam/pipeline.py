@@ -6,6 +6,7 @@ runs/<run_id>/; nothing is published unless the gate ran in the same run and pas
 
 from __future__ import annotations
 
+import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, closing, contextmanager
@@ -135,10 +136,14 @@ def build_step(
 @contextmanager
 def prewarmed_suites(config: Config) -> Iterator[SuiteRunner | None]:
     """For a gate after a build in the same process: GX loads in a process of its own while
-    the build runs (kam.gate.worker). None where no process can be started: the gate then runs
-    the suites itself."""
+    the build runs (kam.gate.worker). None where no process can be started, or where GX is
+    loaded in this process already (a long-lived process that gated before, which a worker
+    would only make import GX again): the gate then runs the suites itself."""
     from kam.gate.worker import SuiteWorker
 
+    if "great_expectations" in sys.modules:
+        yield None
+        return
     try:
         worker = SuiteWorker(config.home.warehouse_path, config.duckdb)
     except OSError:
