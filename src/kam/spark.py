@@ -55,12 +55,20 @@ def raw_tables() -> tuple[str, ...]:
     )
 
 
+def _location(config: Config, setting: str | None, default: str) -> str:
+    """A kam.yml location: a directory both kam and Spark reach (a shared mount on a cluster);
+    a relative path is under the home, like the sources' paths."""
+    if not setting:
+        return str(config.home.spark_dir / default)
+    return str(config.home.root / setting)
+
+
 def raw_location(config: Config) -> str:
-    return config.spark.raw_location or str(config.home.spark_dir / "raw")
+    return _location(config, config.spark.raw_location, "raw")
 
 
 def export_location(config: Config) -> str:
-    return config.spark.export_location or str(config.home.spark_dir / "export")
+    return _location(config, config.spark.export_location, "export")
 
 
 def profile_environment(config: Config) -> dict[str, str]:
