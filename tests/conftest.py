@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import gc
 import io
 import shutil
 import subprocess
@@ -45,6 +46,18 @@ LONGEST_FIRST = (
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     rank = {name: place for place, name in enumerate(LONGEST_FIRST)}
     items.sort(key=lambda item: rank.get(item.path.name, len(rank)))  # stable: modules stay whole
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _freeze_what_outlives_the_module() -> Iterator[None]:
+    """After each module, what is still alive (the imports of dbt, GX, Airflow and pandas and
+    their caches, most of it by then) is set aside from the garbage collector (gc.freeze),
+    which otherwise walks it again at every full collection of the worker's many in-process
+    kam runs: about 6 % of a run's CPU. What a later module drops of it stays in memory until
+    the worker ends."""
+    yield
+    gc.collect()
+    gc.freeze()
 
 
 @dataclass

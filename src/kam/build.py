@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from kam import spark
 from kam.config import Config, load_config
@@ -24,6 +24,9 @@ from kam.paths import DBT_PROJECT_DIR, PROJECT_ROOT
 from kam.rules import effective_rules, rules_hash
 from kam.runs import Run, new_run
 from kam.warehouse import create_raw_schema, read_models_fingerprint, write_models_fingerprint
+
+if TYPE_CHECKING:
+    import duckdb
 
 Echo = Callable[[str], None]
 
@@ -201,23 +204,31 @@ def prepare_warehouse(
     try:
         create_raw_schema(con)
         load_overrides(con, config.home)
-        starting_over = False
-        built_with = read_models_fingerprint(con)
-        fingerprint = models_fingerprint()
-        if not keep_models and (full_refresh or built_with != fingerprint):
-            starting_over = True
-            if built_with is not None:
-                reason = "--full-refresh" if full_refresh else "the dbt code changed"
-                echo(f"build: full refresh of the incremental models ({reason})")
-            con.execute(f"DROP SCHEMA IF EXISTS {INCREMENTAL_SCHEMA} CASCADE")
-            if record_code:
-                write_models_fingerprint(con, fingerprint)
+        starting_over = not keep_models and _start_over(con, full_refresh, record_code, echo)
     finally:
         con.close()
     if config.engine == "spark":
         # Spark reads the raw layer as it stands now, the override register included.
         spark.export_raw_layer(config)
     return starting_over
+
+
+def _start_over(
+    con: duckdb.DuckDBPyConnection, full_refresh: bool, record_code: bool, echo: Echo
+) -> bool:
+    """Drop the incremental models when asked to or when the dbt code is not the code they
+    were built with; returns whether they were dropped."""
+    built_with = read_models_fingerprint(con)
+    fingerprint = models_fingerprint()
+    if not full_refresh and built_with == fingerprint:
+        return False
+    if built_with is not None:
+        reason = "--full-refresh" if full_refresh else "the dbt code changed"
+        echo(f"build: full refresh of the incremental models ({reason})")
+    con.execute(f"DROP SCHEMA IF EXISTS {INCREMENTAL_SCHEMA} CASCADE")
+    if record_code:
+        write_models_fingerprint(con, fingerprint)
+    return True
 
 
 def record_built_code(config: Config) -> None:
@@ -285,6 +296,8 @@ def run_dbt(
         "--quiet",
         "--no-use-colors",
     ]
+    if config.engine == "spark":
+        spark.hush_pyspark_pandas_warning()
     with environment_set(environment):
         try:
             outcome = dbtRunner(callbacks=[on_event]).invoke(arguments)
@@ -292,9 +305,8 @@ def run_dbt(
             release_dbt_connection()
     if outcome.exception is not None:
         raise KamError(f"dbt {command[0]} could not run: {str(outcome.exception).splitlines()[0]}")
-    if config.engine == "spark" and command[0] in ("build", "run"):
-        # What Spark built, into the warehouse the gate, re-rating and publication read.
-        spark.import_results(config)
+    if command[0] in ("build", "run"):
+        spark.load_built(config)
     result.seconds = time.monotonic() - started
     for node_result in getattr(outcome.result, "results", []) or []:
         node = node_result.node

@@ -160,17 +160,14 @@ def prepare_warehouse(context: dict[str, Any]) -> dict[str, str]:
 def gate(context: dict[str, Any], accept_churn: bool = False) -> None:
     """The quality gate on the build the Cosmos tasks produced (their dbt tests passed)."""
     from kam.pipeline import gate_step, recorded_run
+    from kam.spark import load_built
 
     config = _config()
     with recorded_run(
         config, "gate", _echo, as_of=run_as_of(context), run_id=kam_run_id(context)
     ) as run:
         run.checks = []  # a retried gate judges afresh
-        if config.engine == "spark":
-            from kam.spark import import_results
-
-            # The relations the Cosmos tasks built on Spark, into the warehouse.
-            import_results(config)
+        load_built(config)  # on Spark, what the Cosmos tasks built
         gate_step(config, run, accept_churn, _echo, dbt_tested_upstream=True)
 
 

@@ -134,8 +134,11 @@ def check_engine(config: Config) -> None:
             "kam.yml: engine: spark needs dbt-spark and pyspark, which kam installs with "
             "its spark dependency group (make install-spark)"
         )
-    # dbt-spark's session imports pyspark, which warns that kam's pandas is newer than it
-    # supports: kam hands Spark no pandas objects (Parquet files only).
+
+
+def hush_pyspark_pandas_warning() -> None:
+    """dbt-spark's session imports pyspark, which warns that kam's pandas is newer than it
+    supports: kam hands Spark no pandas objects (Parquet files only)."""
     warnings.filterwarnings(
         "ignore", message="PySpark does not yet fully support pandas", category=FutureWarning
     )
@@ -178,6 +181,13 @@ def export_raw_layer(config: Config) -> None:
             shutil.rmtree(replaced, ignore_errors=True)
     finally:
         con.close()
+
+
+def load_built(config: Config) -> list[str]:
+    """After dbt built on engine: spark, what it built, into the warehouse that the gate,
+    re-rating and publication read; on DuckDB dbt built there already. Returns the relations
+    loaded."""
+    return import_results(config) if config.engine == "spark" else []
 
 
 def import_results(config: Config) -> list[str]:
