@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from kam.report.data import read_report_data
+from kam.report.render import chart_specs
 from tests.browser import opened_report
 from tests.conftest import AS_OF, query, query_published, run_kam
 from tests.helpers import copy_home, snapshot, write_overrides
@@ -78,6 +80,15 @@ def test_the_published_report_draws_offline_and_shows_the_marts(published_home, 
         assert checks.count() == len(manifest["checks"])
         report.page.screenshot(path=tmp_path / "report.png")
     assert (tmp_path / "report.png").stat().st_size > 10_000
+
+
+def test_every_chart_is_valid_vega_lite(published_home):
+    """A run makes the charts without altair's schema checks (kam.report.render.chart_specs):
+    checked here, the same specifications come out, every one valid Vega-Lite."""
+    data = read_report_data(published_home / "warehouse" / "kam.duckdb", None)
+    checked = chart_specs(data, validate=True)
+    assert set(checked) == {"pareto", "tiers", "migration", "cohorts", "aging", "coverage"}
+    assert chart_specs(data) == checked
 
 
 def test_a_failed_gate_report_leads_with_the_failed_checks(published_home, tmp_path):

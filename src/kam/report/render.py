@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 import altair as alt
 import jinja2
+from altair.utils.schemapi import debug_mode
 
 from kam.catalog import published_relations
 from kam.report.data import ReportData, Rows
@@ -223,8 +224,13 @@ def coverage(rows: Rows) -> alt.Chart:
     return alt.layer(bars, targets).properties(width=WIDTH // 2, height=260)
 
 
-def chart_specs(data: ReportData) -> dict[str, dict[str, Any]]:
-    """The Vega-Lite specification of every chart the data has rows for, by chart name."""
+def chart_specs(data: ReportData, *, validate: bool = False) -> dict[str, dict[str, Any]]:
+    """The Vega-Lite specification of every chart the data has rows for, by chart name.
+
+    With `validate`, altair checks every part against the Vega-Lite schema as it is made and
+    the whole again: that costs more than making the charts (twice as much with 500 customers,
+    more with more rows), and the charts are kam's code, not the user's, so the tests check
+    them (tests/test_report.py) and a run does not."""
     makers = {
         "pareto": pareto,
         "tiers": tiers,
@@ -233,11 +239,12 @@ def chart_specs(data: ReportData) -> dict[str, dict[str, Any]]:
         "aging": aging,
         "coverage": coverage,
     }
-    charts = {name: make(data.rows[name]) for name, make in makers.items() if data.rows[name]}
-    return {
-        name: chart.configure(font=FONT).configure_view(stroke=None).to_dict()
-        for name, chart in charts.items()
-    }
+    with debug_mode(validate):
+        charts = {name: make(data.rows[name]) for name, make in makers.items() if data.rows[name]}
+        return {
+            name: chart.configure(font=FONT).configure_view(stroke=None).to_dict(validate=validate)
+            for name, chart in charts.items()
+        }
 
 
 def vega_runtime(cache_dir: Path) -> tuple[str, str]:
