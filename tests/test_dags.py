@@ -119,13 +119,20 @@ def scenarios(airflow_env, dag_home, tmp_path_factory) -> dict[str, Scenario]:
     """Both scenarios, started at once (they run while the import tests run)."""
     root = tmp_path_factory.mktemp("scenarios")
     daily = [
-        # Without a logical date (a manual trigger in Airflow 3): as of today, local.
-        {"dag_id": "kam_daily", "logical_date": None, "published_sql": DBT_AS_OF_AND_RUN},
         # 05:00 on 1 January 2026 in Shanghai is 21:00 UTC on 31 December: as of 1 January,
-        # so 2025 is a closed year (as of 31 December it would not be).
+        # so 2025 is a closed year (as of 31 December it would not be). Every task runs.
         {
             "dag_id": "kam_daily",
             "logical_date": "2025-12-31T21:00:00+00:00",
+            "published_sql": DBT_AS_OF_AND_RUN,
+        },
+        # Without a logical date (a manual trigger in Airflow 3): as of today, local. The tasks
+        # that take the run's date and id from Airflow's context and publish; the dbt tasks
+        # get theirs the same way as in the run above (a second full run costs 45 s of CPU).
+        {
+            "dag_id": "kam_daily",
+            "logical_date": None,
+            "tasks": ["prepare_warehouse", "gate", "publish"],
             "published_sql": DBT_AS_OF_AND_RUN,
         },
         # A gate that fails (no churn allowed): the gate task fails, nothing is published.
@@ -271,27 +278,25 @@ def test_unpausing_a_dag_that_never_ran_waits_for_its_next_tick(parsed):
     assert first == {"kam_daily": daily, "kam_annual_rerating": annual}
 
 
-def test_daily_dag_publishes_as_of_the_local_date_idempotently_and_a_gate_failure_stops_it(
-    scenarios,
-):
+def test_daily_dag_publishes_as_of_the_local_date_and_a_gate_failure_stops_it(scenarios):
     scenario = scenarios["daily"]
-    untriggered, scheduled, gate_failed = scenario.results()
+    scheduled, untriggered, gate_failed = scenario.results()
     home = scenario.home
     today = {scenario.started, datetime.now(SHANGHAI).date()}
 
-    # A run without a logical date: every task succeeds, dbt's tasks included; its as-of
-    # date is today in Shanghai, and dbt had it and the run id (2025 is the last closed year
-    # of the generated data).
-    assert untriggered["state"] == "success", untriggered["tasks"]
-    assert set(untriggered["tasks"].values()) == {"success"}
-    assert sum(task.startswith("dbt.") for task in untriggered["tasks"]) > 30
-    first = untriggered["manifest"]
-    assert date.fromisoformat(first["as_of"]) in today
-    assert untriggered["published_rows"] == [[2025, [first["run_id"]]]]
+    # The 05:00 Shanghai run of 1 January 2026 (21:00 UTC on 31 December): every task
+    # succeeds, dbt's tasks included; it is as of 1 January in Python and in dbt (2025 is
+    # closed; as of 31 December the last closed year would be 2024), and dbt had its run id.
+    assert scheduled["state"] == "success", scheduled["tasks"]
+    assert set(scheduled["tasks"].values()) == {"success"}
+    assert sum(task.startswith("dbt.") for task in scheduled["tasks"]) > 30
+    first = scheduled["manifest"]
+    assert first["as_of"] == "2026-01-01"
+    assert scheduled["published_rows"] == [[2025, [first["run_id"]]]]
     report = json.loads((home / "runs" / first["run_id"] / "report.json").read_text())
     assert {"ingest", "gate", "publish"} <= set(report["phases"])
     # The publication is an event of the Asset the example DAG is scheduled on.
-    assert untriggered["assets"] == [
+    assert scheduled["assets"] == [
         {
             "asset": "kam_published_marts",
             "uri": (home / "published").as_uri(),
@@ -306,23 +311,25 @@ def test_daily_dag_publishes_as_of_the_local_date_idempotently_and_a_gate_failur
         }
     ]
 
-    # The 05:00 Shanghai run of 1 January 2026 (21:00 UTC on 31 December) is as of 1 January
-    # in Python and in dbt (2025 closed); a second run on the same data publishes the same
-    # row counts.
-    assert scheduled["state"] == "success", scheduled["tasks"]
-    second = scheduled["manifest"]
-    assert second["as_of"] == "2026-01-01"
+    # A run without a logical date is as of today in Shanghai; run again on the same data,
+    # gate and publish publish a new version of the same marts.
+    assert untriggered["state"] == "success", untriggered["tasks"]
+    assert set(untriggered["tasks"]) == {"prepare_warehouse", "gate", "publish"}
+    assert set(untriggered["tasks"].values()) == {"success"}
+    second = untriggered["manifest"]
+    assert date.fromisoformat(second["as_of"]) in today
     assert second["run_id"] != first["run_id"]
-    assert scheduled["published_rows"] == [[2025, [second["run_id"]]]]
     assert second["row_counts"] == first["row_counts"]
+    assert untriggered["published_rows"] == scheduled["published_rows"]
+    assert [event["extra"]["run_id"] for event in untriggered["assets"]] == [second["run_id"]]
 
     # The gate fails (churn above the bound of 0 planted in kam.yml): publish does not run,
     # nothing published changes, the failure is in the run's report.
     assert gate_failed["state"] == "failed"
     assert gate_failed["tasks"] == {"gate": "failed", "publish": "upstream_failed"}
     assert gate_failed["assets"] == []
-    assert gate_failed["published_files"] == scheduled["published_files"]
-    assert snapshot(home / "published") == scheduled["published_files"]
+    assert gate_failed["published_files"] == untriggered["published_files"]
+    assert snapshot(home / "published") == untriggered["published_files"]
     failed = json.loads((home / "runs" / "latest" / "report.json").read_text())
     assert "list_churn_within_bound" in failed["message"]
     assert failed["facts"]["failures"][0]["task_id"] == "gate"
