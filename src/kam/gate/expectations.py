@@ -114,11 +114,24 @@ def validate_suites(
         ExpectationConfiguration,
     )
 
+    # The suites, validation definitions and checkpoints live in memory: a file context
+    # writes each to disk and reads its configuration again at every access (0.3 s a gate).
+    context = gx.get_context(mode="ephemeral")
     if docs_dir is not None:
-        docs_dir.mkdir(parents=True, exist_ok=True)
-        context = gx.get_context(mode="file", project_root_dir=str(docs_dir))
-    else:
-        context = gx.get_context(mode="ephemeral")
+        # Only the Data Docs are written, where a file context in docs_dir keeps them.
+        site = docs_dir / "gx" / "uncommitted" / "data_docs" / "local_site"
+        site.mkdir(parents=True, exist_ok=True)
+        context.update_data_docs_site(
+            "local_site",
+            {
+                "class_name": "SiteBuilder",
+                "store_backend": {
+                    "class_name": "TupleFilesystemStoreBackend",
+                    "base_directory": str(site),
+                },
+                "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"},
+            },
+        )
     context.variables.progress_bars = progress_bars(globally=False, metric_calculations=False)
     source = context.data_sources.add_or_update_pandas("kam")
     results: list[CheckResult] = []
