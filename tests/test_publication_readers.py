@@ -24,14 +24,14 @@ from kam.publish import postgres
 from tests.conftest import AS_OF, run_kam
 from tests.helpers import copy_home, postgres_server
 
-# A BI client that reads every mart again and again, pausing 30 ms between reads (without the
+# A BI client that reads every mart again and again, pausing 0.1 s between reads (without the
 # pause it would take a whole core from the publisher it watches: hundreds of reads either way).
 READER = r"""
 import duckdb, json, os, sys, time
 path, out, stop = sys.argv[1:4]
 with open(out, "w") as log:
     while not os.path.exists(stop):
-        time.sleep(0.03)
+        time.sleep(0.1)
         try:
             con = duckdb.connect(path, read_only=True)
             try:
