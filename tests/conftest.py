@@ -6,6 +6,7 @@ import contextlib
 import fcntl
 import gc
 import io
+import os
 import shutil
 import subprocess
 import sys
@@ -17,6 +18,11 @@ import duckdb
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
+
+# dbt writes its file log (the home's logs/dbt.log) at debug level by default: a line for every
+# statement and event, 5 % of a build's CPU in these small test homes. No test reads those
+# lines, so the test session (and the processes it starts) keeps the file log at info level.
+os.environ.setdefault("DBT_LOG_LEVEL_FILE", "info")
 SHARED_DATA = REPO.parent / "shared" / "data"
 
 
