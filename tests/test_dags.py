@@ -20,6 +20,9 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from kam.build import dbt_manifest
+from kam.config import load_config
+from kam.home import Home
 from tests.conftest import REPO, query, run_kam
 from tests.helpers import copy_home, snapshot
 
@@ -160,6 +163,10 @@ def scenarios(airflow_env, dag_home, tmp_path_factory) -> dict[str, Scenario]:
     annual_home = root / "annual-home"
     copy_home(dag_home, annual_home)
     run_kam("ingest", home=annual_home, check=True)
+    # dbt's manifest for Cosmos, as a deployment writes it (the Docker image when it is built):
+    # in a fresh clone it is missing, and the three processes parsing the DAG files at once
+    # would each run `dbt parse` for it.
+    dbt_manifest(load_config(Home.resolve(dag_home)))
     started = {
         "daily": Scenario(airflow_env, root / "daily", dag_home, daily),
         "annual": Scenario(airflow_env, root / "annual", annual_home, annual),
