@@ -55,22 +55,16 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     items.sort(key=lambda item: rank.get(item.path.name, len(rank)))  # stable: modules stay whole
 
 
-def _freeze() -> None:
-    """What is alive now (the imports of dbt, GX, Airflow and pandas and their caches, most of
-    it) is set aside from the garbage collector (gc.freeze), which would otherwise walk it
-    again at every full collection of the worker's many in-process kam runs: about 6 % of a
-    run's CPU. What a later test drops of it stays in memory until the worker ends."""
-    gc.collect()
-    gc.freeze()
-
-
 @pytest.fixture(scope="module", autouse=True)
 def _freeze_what_outlives_the_module() -> Iterator[None]:
+    """After each module, what is still alive (the imports of dbt, GX, Airflow and pandas and
+    their caches, most of it) is set aside from the garbage collector (gc.freeze), which would
+    otherwise walk it again at every full collection of the worker's many in-process kam runs:
+    about 6 % of a run's CPU. What a later module drops of it stays in memory until the worker
+    ends."""
     yield
-    _freeze()
-
-
-_imports_frozen = False
+    gc.collect()
+    gc.freeze()
 
 
 @dataclass
@@ -102,10 +96,6 @@ def run_kam(
         with contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(stderr):
             code = run_cli(argv)
         result = Completed(code, stdout.getvalue(), stderr.getvalue())
-        global _imports_frozen
-        if not _imports_frozen and "dbt.cli.main" in sys.modules:
-            _imports_frozen = True  # the worker's first dbt build imported what runs need
-            _freeze()
     if check and result.returncode != 0:
         raise AssertionError(f"kam {' '.join(args)} exited {result.returncode}:\n{result.stderr}")
     return result
