@@ -4,12 +4,13 @@ history, pending approval, refusal without --force, and the rules hash."""
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import duckdb
 import yaml
 
-from tests.conftest import AS_OF, query, query_published, run_kam
+from tests.conftest import AS_OF, REPO, query, query_published, run_kam
 from tests.helpers import copy_home, snapshot, write_overrides
 
 
@@ -17,13 +18,59 @@ def _rerate(home: Path, year: int, *extra: str, check: bool = True):
     return run_kam("rerate", "--year", str(year), "--as-of", AS_OF, *extra, home=home, check=check)
 
 
+def _model_graph() -> dict[str, set[str]]:
+    """Each model's parents, read from the `ref('…')` calls in models/ and in the macros they
+    call (not from dbt)."""
+    refs = re.compile(r"ref\(\s*'(\w+)'\s*\)")
+    macros = {
+        name: set(refs.findall(body))
+        for sql in (REPO / "dbt_project" / "macros").glob("*.sql")
+        for name, body in re.findall(
+            r"{%-?\s*macro\s+(\w+)\((.*?){%-?\s*endmacro", sql.read_text(encoding="utf-8"), re.S
+        )
+    }
+    graph = {}
+    for sql in (REPO / "models").rglob("*.sql"):
+        text = sql.read_text(encoding="utf-8")
+        called = set(re.findall(r"(\w+)\(", text)) & set(macros)
+        graph[sql.stem] = set(refs.findall(text)).union(*(macros[name] for name in called))
+    return graph
+
+
+def _related(graph: dict[str, set[str]], model: str, *, down: bool) -> set[str]:
+    """`model` and everything downstream (or upstream) of it."""
+    found, todo = {model}, [model]
+    while todo:
+        current = todo.pop()
+        near = [m for m, parents in graph.items() if current in parents] if down else graph[current]
+        for other in near:
+            if other not in found:
+                found.add(other)
+                todo.append(other)
+    return found
+
+
+def _builds(stderr: str) -> list[set[str]]:
+    """The models each dbt build of a `kam rerate -v` created, in order (its per-node lines)."""
+    return [
+        set(re.findall(r" OK created sql \w+ model \w+\.(\w+) ", part))
+        for part in re.split(r"^build: .*$", stderr, flags=re.MULTILINE)[:-1]
+    ]
+
+
 def test_rating_the_years_in_order_changes_the_list_every_year(published_home, tmp_path):
     """Onboarding five years of history after a first `kam run`: each year's list is compared
     with the year before's (frozen by then), so no --accept-churn is needed."""
     home = copy_home(published_home, tmp_path / "home")
+    graph = _model_graph()
+    downstream = _related(graph, "int_customer_ratings_frozen", down=True)
+    computed_from = _related(graph, "int_customer_ratings_computed", down=False)
     for year in range(2021, 2026):
-        done = _rerate(home, year, "--approved-by", "Li Wei", check=False)
+        done = _rerate(home, year, "--approved-by", "Li Wei", "-v", check=False)
         assert done.returncode == 0, (year, done.stderr)
+        # Two builds: what the year's ratings are frozen from, with every model they do not
+        # change; then, gated with the new rating, everything downstream of the frozen ones.
+        assert _builds(done.stderr) == [set(graph) - (downstream - computed_from), downstream]
         report = json.loads((home / "runs" / "latest" / "report.json").read_text())
         churn = next(c for c in report["checks"] if c["name"] == "list_churn_within_bound")
         assert churn["passed"], (year, churn)
@@ -111,8 +158,10 @@ def test_a_jump_in_one_years_list_fails_the_churn_check_against_the_year_before(
 def test_a_rating_without_approver_is_pending_and_unpublished(published_home, tmp_path):
     home = copy_home(published_home, tmp_path / "home")
     before = snapshot(home / "published")
-    done = _rerate(home, 2024)
+    done = _rerate(home, 2024, "-v")
     assert "pending approval" in done.stderr
+    # Nothing is gated next: one whole build, so that the warehouse shows today's data.
+    assert _builds(done.stderr) == [set(_model_graph())]
     assert snapshot(home / "published") == before
     con = duckdb.connect(str(home / "warehouse" / "kam.duckdb"), read_only=True)
     (pending_run,) = con.execute(

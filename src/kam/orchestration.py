@@ -292,7 +292,10 @@ def freeze_and_rate(params: dict[str, Any], context: dict[str, Any]) -> str:
     )
     command = f"rerate --year {year}"
     with recorded_run(config, command, _echo, as_of=as_of, run_id=kam_run_id(context)) as run:
-        candidate = rate_step(config, run, year=year, state=state, force=force, echo=_echo)
+        # The DAG's gate task builds what is downstream of the frozen ratings, with them.
+        candidate = rate_step(
+            config, run, year=year, state=state, force=force, gated_next=True, echo=_echo
+        )
         run.status = "pending"
     return candidate
 

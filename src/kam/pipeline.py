@@ -111,17 +111,24 @@ def build_step(
     echo: Echo,
     *,
     select: str | None = None,
+    selector: str | None = None,
     extra_env: dict[str, str] | None = None,
     full_refresh: bool = False,
 ) -> None:
-    """dbt build (or the part of it downstream of `select`); a failing node fails the run."""
+    """dbt build (or a part of it: kam.build.run_build); a failing node fails the run."""
     # The steps import what they need: `kam ingest` does not load dbt, GX or pandas.
     from kam.build import run_build
     from kam.gate import dbt_results_check
 
     started = time.monotonic()
     build = run_build(
-        config, run, select=select, extra_env=extra_env, full_refresh=full_refresh, echo=echo
+        config,
+        run,
+        select=select,
+        selector=selector,
+        extra_env=extra_env,
+        full_refresh=full_refresh,
+        echo=echo,
     )
     run.phases["build"] = run.phases.get("build", 0.0) + time.monotonic() - started
     run.build = build

@@ -29,6 +29,9 @@ from kam.warehouse import FROZEN_RATING_COLUMNS
 Echo = Callable[[str], None]
 # Downstream of the frozen ratings: what a new or approved rating changes in the marts.
 FROZEN_SELECTION = "int_customer_ratings_frozen+"
+# What the year's ratings are frozen from, with the models the frozen ratings do not change
+# (dbt_project/selectors.yml): all but what the candidate's gate builds (FROZEN_SELECTION).
+RATING_SELECTOR = "rating_inputs"
 
 
 @dataclass(frozen=True)
@@ -218,17 +221,26 @@ def check_allowed(
 
 
 def rate_step(
-    config: Config, run: Run, *, year: int, state: RatingState, force: bool, echo: Echo
+    config: Config,
+    run: Run,
+    *,
+    year: int,
+    state: RatingState,
+    force: bool,
+    gated_next: bool,
+    echo: Echo,
 ) -> str:
     """The rating run to approve: the pending one (nothing recomputed), or a new one frozen
-    now from a full build (pending until approved)."""
+    now from a build (pending until approved). `gated_next`: the candidate is gated next
+    (gate_candidate_step), which builds everything downstream of the frozen ratings with it,
+    so this build leaves those out (RATING_SELECTOR); else the build is whole."""
     superseded = [r[0] for r in (state.approved, state.pending) if r]
     run.facts["rating_year"] = year
     if state.pending and not force:
         candidate = state.pending[0]
         superseded = [r[0] for r in (state.approved,) if r]
     else:
-        build_step(config, run, echo)
+        build_step(config, run, echo, selector=RATING_SELECTOR if gated_next else None)
         candidate = run.run_id
         rated = _freeze(config, run, year, superseded)
         run.facts["rated_customers"] = rated
@@ -381,7 +393,15 @@ def run_rerate(
     state = check_allowed(config, year=year, force=force, approved_by=approved_by, as_of=as_of)
     command = f"rerate --year {year}" + (" --force" if force else "")
     with recorded_run(config, command, echo, as_of=as_of) as run:
-        candidate = rate_step(config, run, year=year, state=state, force=force, echo=echo)
+        candidate = rate_step(
+            config,
+            run,
+            year=year,
+            state=state,
+            force=force,
+            gated_next=approved_by is not None,
+            echo=echo,
+        )
         if not approved_by:
             run.status = "pending"
             summary(
