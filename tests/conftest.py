@@ -24,6 +24,16 @@ REPO = Path(__file__).resolve().parents[1]
 # node, still 4 %). No test reads those lines, so the test session (and the processes it
 # starts) keeps only dbt's warnings and errors there.
 os.environ.setdefault("DBT_LOG_LEVEL_FILE", "warn")
+
+# The first build of a warehouse (the dbt code new to it) runs the project's unit tests: 51
+# of them, 7 s of CPU, as much as the rest of a build of a small home. They check the dbt
+# code with fixed inputs, and the code is the same in every home of the session, so they run
+# where a test asks for them (`with_unit_tests`): the published home's first build, whose
+# result test_build.py checks unit test by unit test, the DAG scenarios (Cosmos runs them as
+# tasks) and the Spark comparison. Every other build leaves them out through dbt's own
+# setting, as `dbt build --exclude-resource-type unit_test` would.
+UNIT_TESTS_LEFT_OUT = "DBT_EXCLUDE_RESOURCE_TYPES"
+os.environ.setdefault(UNIT_TESTS_LEFT_OUT, "unit_test")
 SHARED_DATA = REPO.parent / "shared" / "data"
 
 
@@ -72,6 +82,15 @@ def _freeze_what_outlives_the_module() -> Iterator[None]:
     ends."""
     yield
     set_aside_what_is_alive()
+
+
+@contextlib.contextmanager
+def with_unit_tests() -> Iterator[None]:
+    """The dbt builds started within (in this process or in processes it starts) run the
+    project's unit tests whenever kam runs them: the session leaves them out otherwise."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.delenv(UNIT_TESTS_LEFT_OUT, raising=False)
+        yield
 
 
 @dataclass
@@ -170,6 +189,7 @@ def published_home(tmp_path_factory, worker_id) -> Path:
         if not built.exists():
             shutil.rmtree(home, ignore_errors=True)
             run_kam("generate", "--scale", "0.05", "--years", "2021-2025", home=home, check=True)
-            run_kam("run", "--as-of", AS_OF, home=home, check=True, process=True)
+            with with_unit_tests():
+                run_kam("run", "--as-of", AS_OF, home=home, check=True, process=True)
             built.touch()
     return home

@@ -4,13 +4,15 @@ exports another way (plain SQL over raw.*, Python arithmetic)."""
 from __future__ import annotations
 
 import csv
+import json
 from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 
 import duckdb
 import yaml
 
-from tests.conftest import AS_OF, query, run_kam
+from kam.home import Home
+from tests.conftest import AS_OF, REPO, query, run_kam
 from tests.helpers import copy_home
 
 RATED_YEAR = 2025
@@ -93,6 +95,21 @@ def test_every_key_account_meets_the_eligibility_rules_from_raw_data(published_h
         assert gross_margin is None or gross_margin > 0, customer
         assert status not in ("closed", "blacklisted"), customer
         assert credit_rating != "D", customer
+
+
+def test_the_first_build_of_a_warehouse_runs_every_unit_test(published_home):
+    """The published home's warehouse was new to the dbt code, so its build ran the unit test
+    written beside each model (counted here from their yml files, not by dbt), and each passed.
+    (The session's other builds leave them out: tests/conftest.py.)"""
+    written = set()
+    for path in (REPO / "models").rglob("_*__unit_tests.yml"):
+        for unit_test in yaml.safe_load(path.read_text(encoding="utf-8"))["unit_tests"]:
+            written.add(f"unit_test.kam.{unit_test['model']}.{unit_test['name']}")
+    run_results = Home(published_home).dbt_target_dir / "run_results.json"
+    results = json.loads(run_results.read_text(encoding="utf-8"))["results"]
+    ran = {r["unique_id"]: r["status"] for r in results if r["unique_id"] in written}
+    assert len(written) >= 50
+    assert ran == dict.fromkeys(written, "pass")
 
 
 def test_no_personal_contact_data_is_published(published_home):
