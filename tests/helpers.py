@@ -54,6 +54,22 @@ def copy_home(source: Path, target: Path) -> Path:
     return target
 
 
+def seed_caches(home: Path, built: Path) -> Path:
+    """A new home (kam.yml written, not built yet) gets the caches a built home's first run
+    left, which hold nothing of its data: dbt's parse of the project (3 s of a first build;
+    dbt checks it again, _keep_dbt_parse) and the HTML report's charting runtime (2 s to
+    bundle). Its first run is otherwise a first run: the dbt code is still new to its
+    warehouse."""
+    from kam.home import Home
+
+    source, target = Home(built), Home(home)
+    target.dbt_target_dir.mkdir(parents=True, exist_ok=True)
+    shutil.copy2(source.dbt_target_dir / "partial_parse.msgpack", target.dbt_target_dir)
+    _keep_dbt_parse(built, home)
+    shutil.copytree(source.report_runtime_dir, target.report_runtime_dir)
+    return home
+
+
 def _keep_dbt_parse(source: Path, target: Path) -> None:
     """dbt keeps its parse of the project in the home's dbt target (partial_parse.msgpack)
     and re-uses it while, among others, the hash of the profile's connection settings is

@@ -13,7 +13,7 @@ import yaml
 
 from kam.home import Home
 from tests.conftest import AS_OF, REPO, query, run_kam
-from tests.helpers import copy_home
+from tests.helpers import copy_home, seed_caches
 
 RATED_YEAR = 2025
 
@@ -243,13 +243,14 @@ def test_the_aging_date_is_chosen_with_aging_as_of(published_home, tmp_path):
     assert done.stderr == "kam: --aging-as-of 30/06/2026: expected a date like 2026-01-15\n"
 
 
-def test_orders_only_mode_leaves_receivable_and_cost_metrics_null(tmp_path):
+def test_orders_only_mode_leaves_receivable_and_cost_metrics_null(published_home, tmp_path):
     home = Path(tmp_path) / "home"
     run_kam("generate", "--scale", "0.01", "--years", "2023-2025", home=home, check=True)
     config = yaml.safe_load((home / "kam.yml").read_text(encoding="utf-8"))
     config["sources"] = {"orders": config["sources"]["orders"]}
     config["sources"]["orders"]["columns"] = {"cost_amount": {"value": None}}
     (home / "kam.yml").write_text(yaml.safe_dump(config, allow_unicode=True), encoding="utf-8")
+    seed_caches(home, published_home)
     run_kam("ingest", home=home, check=True)
     run_kam("build", "--as-of", AS_OF, home=home, check=True)
     assert (

@@ -18,6 +18,7 @@ import duckdb
 import pytest
 
 from tests.conftest import AS_OF, REPO, run_kam
+from tests.helpers import seed_caches
 
 sys.path.insert(0, str(REPO / "benchmarks"))
 import daily
@@ -168,13 +169,14 @@ def _differences(incremental: dict, full: dict) -> list[str]:
 
 
 @pytest.fixture(scope="module")
-def daily_home(tmp_path_factory) -> tuple[Path, dict]:
+def daily_home(published_home, tmp_path_factory) -> tuple[Path, dict]:
     """A home run once without its last day, then again with that day and the corrections."""
     home = tmp_path_factory.mktemp("incremental") / "home"
     run_kam(
         "generate", "--scale", "0.02", "--years", "2024-2025", "--headers", "en",
         home=home, check=True,
     )  # fmt: skip
+    seed_caches(home, published_home)
     day = daily.hold_back_last_day(home)
     run_kam("run", "--as-of", AS_OF, home=home, check=True)
     daily.release(home)

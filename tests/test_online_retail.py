@@ -7,18 +7,20 @@ import shutil
 import pytest
 
 from tests.conftest import REPO, SHARED_DATA, query, run_kam
+from tests.helpers import seed_caches
 
 RETAIL = SHARED_DATA / "online_retail_II_2009_2010.parquet"
 
 
 @pytest.fixture(scope="module")
-def retail_home(tmp_path_factory):
+def retail_home(published_home, tmp_path_factory):
     if not RETAIL.exists():
         pytest.skip(f"{RETAIL} is not present")
     home = tmp_path_factory.mktemp("retail")
     (home / "inbox" / "orders").mkdir(parents=True)
     (home / "inbox" / "orders" / RETAIL.name).symlink_to(RETAIL)
     shutil.copy(REPO / "examples" / "online_retail_ii" / "kam.yml", home / "kam.yml")
+    seed_caches(home, published_home)
     run_kam("ingest", home=home, check=True)
     return home
 

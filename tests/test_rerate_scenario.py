@@ -23,7 +23,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import query, query_published, run_kam
-from tests.helpers import snapshot, write_overrides
+from tests.helpers import seed_caches, snapshot, write_overrides
 
 AS_OF = "2025-01-15"  # 2022, 2023 and 2024 are closed on this date
 APPROVER = "Li Wei"
@@ -345,11 +345,12 @@ def _rating_runs(home: Path, year: int) -> list[tuple]:
 
 
 @pytest.fixture(scope="module")
-def scenario(tmp_path_factory) -> dict:
+def scenario(published_home, tmp_path_factory) -> dict:
     """Run the whole flow once; each step's outcome is kept for the tests below."""
     home = tmp_path_factory.mktemp("rerate_scenario") / "home"
     home.mkdir()
     (home / "kam.yml").write_text(KAM_YML, encoding="utf-8")
+    seed_caches(home, published_home)
     _write_exports(home)
     outcome: dict = {"home": home}
     outcome["ingest"] = run_kam("ingest", home=home)
