@@ -5,6 +5,7 @@ are those kam.report.data read from the marts; nothing is computed here.
 
 from __future__ import annotations
 
+import copy
 import functools
 import os
 from datetime import UTC, datetime
@@ -13,7 +14,8 @@ from typing import TYPE_CHECKING, Any
 
 import altair as alt
 import jinja2
-from altair.utils.schemapi import debug_mode
+from altair.utils.schemapi import debug_mode, validate_jsonschema
+from altair.vegalite.v6.schema.core import load_schema
 
 from kam.catalog import published_relations
 from kam.report.data import ReportData, Rows
@@ -57,21 +59,26 @@ WIDTH = 480
 FONT = '"Noto Sans CJK SC", "Source Han Sans SC", "PingFang SC", "Microsoft YaHei", sans-serif'
 
 
-def _data(rows: Rows) -> alt.Data:
-    return alt.Data(values=rows)
+def _data(name: str) -> alt.Data:
+    """A chart's rows by name: the specification's `datasets` hold them (chart_specs)."""
+    return alt.Data(name=name)
 
 
-def pareto(rows: Rows) -> alt.Chart:
-    """Cumulative share of the scale value down the rank order, over the A/B/C bands."""
+def pareto_bands(rows: Rows) -> Rows:
+    """The A/B/C bands under the Pareto curve, as shares of the customers."""
     last = rows[-1]
     n = last["n"]
-    bands = [
+    return [
         {"band": "A", "start": 0.0, "end": last["a_count"] / n},
         {"band": "B", "start": last["a_count"] / n, "end": last["ab_count"] / n},
         {"band": "C", "start": last["ab_count"] / n, "end": 1.0},
     ]
+
+
+def pareto() -> alt.LayerChart:
+    """Cumulative share of the scale value down the rank order, over the A/B/C bands."""
     shading = (
-        alt.Chart(_data(bands))
+        alt.Chart(_data("pareto_bands"))
         .mark_rect(opacity=0.35)
         .encode(
             x=alt.X("start:Q"),
@@ -80,7 +87,7 @@ def pareto(rows: Rows) -> alt.Chart:
         )
     )
     curve = (
-        alt.Chart(_data(rows))
+        alt.Chart(_data("pareto"))
         .mark_line(color="#1b2a3a", strokeWidth=2)
         .encode(
             x=alt.X(
@@ -104,10 +111,10 @@ def pareto(rows: Rows) -> alt.Chart:
     return alt.layer(shading, curve).properties(width=WIDTH, height=300)
 
 
-def tiers(rows: Rows) -> alt.Chart:
+def tiers() -> alt.Chart:
     """Customers per final class and rating year."""
     return (
-        alt.Chart(_data(rows))
+        alt.Chart(_data("tiers"))
         .mark_bar()
         .encode(
             x=alt.X("rating_year:O", title="rating year 评级年度"),
@@ -120,10 +127,10 @@ def tiers(rows: Rows) -> alt.Chart:
     )
 
 
-def migration(rows: Rows, year: int) -> alt.Chart:
+def migration(year: int) -> alt.LayerChart:
     """Last year's final class × this year's ('-': no class that year)."""
     order = ["A", "B", "C", "-"]
-    base = alt.Chart(_data(rows)).encode(
+    base = alt.Chart(_data("migration")).encode(
         x=alt.X(
             "this_class:N", sort=order, title=f"{year} class 本年等级", axis=alt.Axis(orient="top")
         ),
@@ -140,8 +147,8 @@ def migration(rows: Rows, year: int) -> alt.Chart:
     return alt.layer(cells, counts).properties(width=200, height=200)
 
 
-def _retention_heatmap(rows: Rows, field: str, title: str) -> alt.Chart:
-    base = alt.Chart(_data(rows)).encode(
+def _retention_heatmap(field: str, title: str) -> alt.LayerChart:
+    base = alt.Chart(_data("cohorts")).encode(
         x=alt.X("period_offset:O", title="years since first year 距首年年数"),
         y=alt.Y("cohort:O", title="cohort 队列"),
     )
@@ -158,18 +165,18 @@ def _retention_heatmap(rows: Rows, field: str, title: str) -> alt.Chart:
     return alt.layer(cells, labels).properties(title=title, width=260, height=200)
 
 
-def cohorts(rows: Rows) -> alt.HConcatChart:
+def cohorts() -> alt.HConcatChart:
     """Logo and revenue retention of the yearly cohorts (all customers)."""
     return alt.hconcat(
-        _retention_heatmap(rows, "logo_retention", "logo retention 客户留存率"),
-        _retention_heatmap(rows, "revenue_retention", "revenue retention 收入留存率 (NRR)"),
+        _retention_heatmap("logo_retention", "logo retention 客户留存率"),
+        _retention_heatmap("revenue_retention", "revenue retention 收入留存率 (NRR)"),
     )
 
 
-def aging(rows: Rows) -> alt.Chart:
+def aging() -> alt.Chart:
     """Open receivables of the listed accounts per days-past-due bucket, by level."""
     return (
-        alt.Chart(_data(rows))
+        alt.Chart(_data("aging"))
         .transform_fold(list(AGING_BUCKETS), as_=["bucket", "amount"])
         .transform_calculate(
             bucket_label="{"
@@ -189,10 +196,10 @@ def aging(rows: Rows) -> alt.Chart:
     )
 
 
-def coverage(rows: Rows) -> alt.Chart:
+def coverage() -> alt.LayerChart:
     """Share of CRM activities per policy group (stacked by class) against its target."""
     bars = (
-        alt.Chart(_data(rows))
+        alt.Chart(_data("coverage"))
         .mark_bar()
         .encode(
             x=alt.X(
@@ -213,7 +220,7 @@ def coverage(rows: Rows) -> alt.Chart:
         )
     )
     targets = (
-        alt.Chart(_data(rows))
+        alt.Chart(_data("coverage"))
         .mark_tick(color="#c0392b", thickness=3, size=40)
         .encode(
             x=alt.X("policy_group:N", sort=["A", "B+C", "prospects"]),
@@ -225,26 +232,47 @@ def coverage(rows: Rows) -> alt.Chart:
 
 
 def chart_specs(data: ReportData, *, validate: bool = False) -> dict[str, dict[str, Any]]:
-    """The Vega-Lite specification of every chart the data has rows for, by chart name.
+    """The Vega-Lite specification of every chart the data has rows for, by chart name: the
+    chart's layout (made once per process) and its rows as the specification's datasets.
 
     With `validate`, altair checks every part against the Vega-Lite schema as it is made and
-    the whole again: that costs more than making the charts (twice as much with 500 customers,
-    more with more rows), and the charts are kam's code, not the user's, so the tests check
-    them (tests/test_report.py) and a run does not."""
-    makers = {
-        "pareto": pareto,
-        "tiers": tiers,
-        "migration": functools.partial(migration, year=data.rating_year),
-        "cohorts": cohorts,
-        "aging": aging,
-        "coverage": coverage,
-    }
+    the whole again: that costs more than making the charts, and the charts are kam's code,
+    not the user's, so the tests check them (tests/test_report.py) and a run does not."""
+    specs = {}
+    for name in CHARTS:
+        rows = data.rows[name]
+        if not rows:
+            continue
+        datasets = {name: rows}
+        if name == "pareto":
+            datasets["pareto_bands"] = pareto_bands(rows)
+        year = data.rating_year if name == "migration" else None
+        spec = {**copy.deepcopy(_layout(name, year, validate)), "datasets": datasets}
+        if validate:
+            validate_jsonschema(spec, load_schema())
+        specs[name] = spec
+    return specs
+
+
+# The charts by name (the rows of kam.report.data under the same name).
+CHARTS = {
+    "pareto": pareto,
+    "tiers": tiers,
+    "migration": migration,
+    "cohorts": cohorts,
+    "aging": aging,
+    "coverage": coverage,
+}
+
+
+@functools.cache
+def _layout(name: str, year: int | None, validate: bool) -> dict[str, Any]:
+    """A chart's specification without its rows (altair takes 0.1 s for the six of a report:
+    once per process). `year`: the migration chart's rating year."""
+    make = CHARTS[name]
     with debug_mode(validate):
-        charts = {name: make(data.rows[name]) for name, make in makers.items() if data.rows[name]}
-        return {
-            name: chart.configure(font=FONT).configure_view(stroke=None).to_dict(validate=validate)
-            for name, chart in charts.items()
-        }
+        chart = make(year) if name == "migration" else make()
+        return chart.configure(font=FONT).configure_view(stroke=None).to_dict(validate=validate)
 
 
 def vega_runtime(cache_dir: Path) -> tuple[str, str]:
