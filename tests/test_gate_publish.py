@@ -14,7 +14,7 @@ import yaml
 
 from kam.errors import GateFailed
 from kam.home import Home
-from tests.conftest import AS_OF, query, run_kam
+from tests.conftest import AS_OF, REPO, query, run_kam
 from tests.helpers import copy_home, snapshot, write_overrides
 
 RATED_YEAR = 2025
@@ -257,8 +257,15 @@ def test_the_prewarmed_suites_give_the_gate_the_same_results(published_home, tmp
             there = worker(scope, tmp_path / "gx")
         assert summary(there) == summary(here)
         assert len(here) >= 15 and all(c.passed for c in here)
-        # The worker built the Data Docs where it was told, after its answer.
-        assert list((tmp_path / "gx").rglob("index.html"))
+        # The worker built the Data Docs where it was told, after its answer: for every suite
+        # its expectations and its validation, both listed on the index.
+        (site,) = {page.parent for page in (tmp_path / "gx").rglob("index.html")}
+        index = (site / "index.html").read_text(encoding="utf-8")
+        for suite in (REPO / "expectations").glob("*.json"):
+            name = json.loads(suite.read_text(encoding="utf-8"))["name"]
+            assert (site / "expectations" / f"{name}.html").is_file()
+            (page,) = (site / "validations" / name).rglob("*.html")
+            assert f"expectations/{name}.html" in index and page.name in index
         # A worker that died (killed, out of memory): the gate runs the suites itself.
         with closing(SuiteWorker(warehouse, DuckDBSettings())) as worker:
             worker._process.kill()

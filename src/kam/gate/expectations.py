@@ -119,19 +119,11 @@ def validate_suites(
     context = gx.get_context(mode="ephemeral")
     if docs_dir is not None:
         # Only the Data Docs are written, where a file context in docs_dir keeps them.
+        from kam.gate.data_docs import site_config
+
         site = docs_dir / "gx" / "uncommitted" / "data_docs" / "local_site"
         site.mkdir(parents=True, exist_ok=True)
-        context.update_data_docs_site(
-            "local_site",
-            {
-                "class_name": "SiteBuilder",
-                "store_backend": {
-                    "class_name": "TupleFilesystemStoreBackend",
-                    "base_directory": str(site),
-                },
-                "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"},
-            },
-        )
+        context.update_data_docs_site("local_site", site_config(site))
     context.variables.progress_bars = progress_bars(globally=False, metric_calculations=False)
     source = context.data_sources.add_or_update_pandas("kam")
     results: list[CheckResult] = []
