@@ -282,6 +282,20 @@ def test_the_prewarmed_suites_give_the_gate_the_same_results(published_home, tmp
         worker(scope, None)
 
 
+def test_without_a_private_template_cache_the_data_docs_compile_their_templates(monkeypatch):
+    """Where Jinja cannot make its private cache directory (or finds it not the user's own),
+    the Data Docs views keep no cache rather than failing the gate."""
+    import jinja2
+
+    from kam.gate import data_docs
+
+    def unsafe(*args, **kwargs):
+        raise RuntimeError("Cannot determine safe temp directory.")
+
+    monkeypatch.setattr(jinja2, "FileSystemBytecodeCache", unsafe)
+    assert data_docs._bytecode_cache() is None
+
+
 def test_only_the_latest_runs_keep_their_data_docs(tmp_path):
     from kam.runs import prune_data_docs
 

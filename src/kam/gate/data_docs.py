@@ -17,7 +17,17 @@ from typing import Any
 import jinja2
 from great_expectations.render.view import DefaultJinjaIndexPageView, DefaultJinjaPageView
 
-_COMPILED = jinja2.FileSystemBytecodeCache(pattern="__kam_gx_%s.cache")
+
+def _bytecode_cache() -> jinja2.BytecodeCache | None:
+    """Jinja's cache in its private directory; None (templates compiled at every build, as GX
+    does) where that directory cannot be made or is not the user's own."""
+    try:
+        return jinja2.FileSystemBytecodeCache(pattern="__kam_gx_%s.cache")
+    except (OSError, RuntimeError):
+        return None
+
+
+_COMPILED = _bytecode_cache()
 
 
 class CompiledPageView(DefaultJinjaPageView):
