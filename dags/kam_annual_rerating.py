@@ -34,8 +34,13 @@ class ListApproval(ApprovalOperator):
 
 @dag(
     dag_id="kam_annual_rerating",
-    # No start_date: unpausing waits for the next 15 January; a run now is a manual trigger.
-    schedule=CronTriggerTimetable(SCHEDULE["annual"], timezone=SCHEDULE["timezone"]),
+    # No start_date: unpausing waits for the next 15 January (orchestration.NEXT_TICK_ONLY);
+    # a run now is a manual trigger.
+    schedule=CronTriggerTimetable(
+        SCHEDULE["annual"],
+        timezone=SCHEDULE["timezone"],
+        run_immediately=orchestration.NEXT_TICK_ONLY,
+    ),
     catchup=False,
     max_active_runs=1,
     default_args={"owner": "kam", "on_failure_callback": orchestration.record_failure},

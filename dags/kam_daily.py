@@ -23,8 +23,13 @@ DBT = orchestration.dbt_settings()
 
 @dag(
     dag_id="kam_daily",
-    # No start_date: unpausing waits for the next tick; a run now is a manual trigger.
-    schedule=CronTriggerTimetable(SCHEDULE["daily"], timezone=SCHEDULE["timezone"]),
+    # No start_date: unpausing waits for the next tick (orchestration.NEXT_TICK_ONLY); a run
+    # now is a manual trigger.
+    schedule=CronTriggerTimetable(
+        SCHEDULE["daily"],
+        timezone=SCHEDULE["timezone"],
+        run_immediately=orchestration.NEXT_TICK_ONLY,
+    ),
     catchup=False,
     max_active_runs=1,
     default_args={"owner": "kam", "on_failure_callback": orchestration.record_failure},

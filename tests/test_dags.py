@@ -224,6 +224,16 @@ out["first_ticks"] = {{
     dag_id: scheduled(dag_id).next_dagrun_info(last_automated_run_info=None).run_after.isoformat()
     for dag_id in ("kam_daily", "kam_annual_rerating")}}
 out["now"] = pendulum.now("UTC").isoformat()
+# Unpaused shortly after a tick it never ran: what the scheduler computes at those moments.
+import airflow.timetables.trigger as trigger
+clock = trigger.utcnow
+out["after_a_tick"] = {{}}
+for dag_id, moment in {{"kam_daily": "2026-12-07T05:20:00+08:00",
+                        "kam_annual_rerating": "2027-01-25T09:00:00+08:00"}}.items():
+    trigger.utcnow = lambda moment=moment: pendulum.parse(moment).in_tz("UTC")
+    info = scheduled(dag_id).next_dagrun_info(last_automated_run_info=None)
+    out["after_a_tick"][dag_id] = info.run_after.isoformat()
+trigger.utcnow = clock
 
 for name, home in (("broken", {str(broken)!r}), ("fresh", {str(fresh)!r})):
     os.environ["KAM_HOME"] = home
@@ -290,6 +300,19 @@ def test_unpausing_a_dag_that_never_ran_waits_for_its_next_tick(parsed):
     annual = now.replace(month=1, day=15, hour=6, minute=0, second=0, microsecond=0)
     annual = annual if annual > now else annual.replace(year=now.year + 1)
     assert first == {"kam_daily": daily, "kam_annual_rerating": annual}
+
+
+def test_unpausing_a_dag_just_after_a_tick_it_never_ran_waits_for_the_next(parsed):
+    """Airflow's default would run the last tick at once when it is less than a tenth of the
+    interval ago: today's 05:00 run when unpaused at 05:20, a re-rating when unpaused on 25
+    January (kam.orchestration.NEXT_TICK_ONLY)."""
+    assert {
+        dag_id: datetime.fromisoformat(moment).astimezone(SHANGHAI).isoformat()
+        for dag_id, moment in parsed["after_a_tick"].items()
+    } == {
+        "kam_daily": "2026-12-08T05:00:00+08:00",
+        "kam_annual_rerating": "2028-01-15T06:00:00+08:00",
+    }
 
 
 def test_daily_dag_publishes_as_of_the_local_date_and_a_gate_failure_stops_it(scenarios):
