@@ -29,8 +29,8 @@ os.environ.setdefault("DBT_LOG_LEVEL_FILE", "warn")
 # of them, 7 s of CPU, as much as the rest of a build of a small home. They check the dbt
 # code with fixed inputs, and the code is the same in every home of the session, so they run
 # where a test asks for them (`with_unit_tests`): the published home's first build, whose
-# result test_build.py checks unit test by unit test, the DAG scenarios (Cosmos runs them as
-# tasks) and the Spark comparison. Every other build leaves them out through dbt's own
+# result test_build.py checks unit test by unit test, the kam_daily DAG scenario (Cosmos runs
+# them as tasks) and the Spark comparison. Every other build leaves them out through dbt's own
 # setting, as `dbt build --exclude-resource-type unit_test` would.
 UNIT_TESTS_LEFT_OUT = "DBT_EXCLUDE_RESOURCE_TYPES"
 os.environ.setdefault(UNIT_TESTS_LEFT_OUT, "unit_test")

@@ -5,8 +5,8 @@ GX makes a new Jinja environment for every view of every Data Docs build, so eac
 compiles the same 51 templates again: two thirds of the 0.2 s a build takes. The views here
 are GX's own, with Jinja's bytecode cache (on disk, in the user's private directory of the
 system's temporary directory, Jinja's default): a template whose source is unchanged is
-loaded compiled, in any later build of any process. Imported by GX from the site's
-configuration (it names these classes), so after GX.
+loaded compiled, in any later build of any process. It imports GX: kam.gate.expectations
+imports it once GX is loaded (import_gx), and GX instantiates the views the site names.
 """
 
 from __future__ import annotations
