@@ -340,7 +340,7 @@ def run_build(
     `select`: part of a build, after a whole one (kam rerate): the incremental models stay.
     `selector`: a build prepared as a whole one, of which only the nodes of this YAML selector
     (dbt_project/selectors.yml) are built while the dbt code is the code last built; when
-    the code changed, everything is."""
+    the code changed, everything is. One or the other, not both."""
     if select:
         prepare_warehouse(config, keep_models=True, echo=echo)
         command, code_changed = ["build", "--select", select], False
@@ -348,15 +348,15 @@ def run_build(
         code_changed = prepare_warehouse(
             config, full_refresh=full_refresh, record_code=False, echo=echo
         )
-        command = ["build", "--selector", selector] if selector and not code_changed else ["build"]
+        command = ["build"]
     if not code_changed:
         # Unit tests check the dbt code with fixed inputs, and the key tests of staging and
         # intermediate models (tag code_check) check what the code guarantees: they run
         # whenever the code is new to this warehouse (and in make test), not again on every
-        # run of unchanged code. The marts' tests run on every build.
+        # run of unchanged code. The marts' tests run on every build. A selector replaces
+        # --exclude: it leaves out tag:code_check itself.
         command += ["--exclude-resource-type", "unit_test"]
-        if "--selector" not in command:  # (a selector replaces --exclude: it has its own)
-            command += ["--exclude", "tag:code_check"]
+        command += ["--selector", selector] if selector else ["--exclude", "tag:code_check"]
     result = run_dbt(config, command, run=run, extra_env=extra_env, echo=echo)
     if not select and not result.failures:
         record_built_code(config)

@@ -30,20 +30,22 @@ def _bytecode_cache() -> jinja2.BytecodeCache | None:
 _COMPILED = _bytecode_cache()
 
 
-class CompiledPageView(DefaultJinjaPageView):
+class _Compiled:
+    """A GX view whose Jinja environment keeps its templates compiled (_COMPILED)."""
+
+    env: jinja2.Environment
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.env.bytecode_cache = _COMPILED
+
+
+class CompiledPageView(_Compiled, DefaultJinjaPageView):
     """GX's page view, its templates compiled once."""
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.env.bytecode_cache = _COMPILED
 
-
-class CompiledIndexPageView(DefaultJinjaIndexPageView):
+class CompiledIndexPageView(_Compiled, DefaultJinjaIndexPageView):
     """GX's index page view, its templates compiled once."""
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.env.bytecode_cache = _COMPILED
 
 
 def site_config(site: Path) -> dict[str, Any]:

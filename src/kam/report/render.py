@@ -246,8 +246,8 @@ def chart_specs(data: ReportData, *, validate: bool = False) -> dict[str, dict[s
         datasets = {name: rows}
         if name == "pareto":
             datasets["pareto_bands"] = pareto_bands(rows)
-        year = data.rating_year if name == "migration" else None
-        spec = {**copy.deepcopy(_layout(name, year, validate)), "datasets": datasets}
+        arguments = (data.rating_year,) if name == "migration" else ()
+        spec = {**copy.deepcopy(_layout(name, arguments, validate)), "datasets": datasets}
         if validate:
             validate_jsonschema(spec, load_schema())
         specs[name] = spec
@@ -266,12 +266,11 @@ CHARTS = {
 
 
 @functools.cache
-def _layout(name: str, year: int | None, validate: bool) -> dict[str, Any]:
+def _layout(name: str, arguments: tuple[Any, ...], validate: bool) -> dict[str, Any]:
     """A chart's specification without its rows (altair takes 0.1 s for the six of a report:
-    once per process). `year`: the migration chart's rating year."""
-    make = CHARTS[name]
+    once per process). `arguments`: its maker's (the migration chart's rating year)."""
     with debug_mode(validate):
-        chart = make(year) if name == "migration" else make()
+        chart = CHARTS[name](*arguments)
         return chart.configure(font=FONT).configure_view(stroke=None).to_dict(validate=validate)
 
 
